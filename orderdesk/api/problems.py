@@ -1,0 +1,172 @@
+"""Every API error as application/problem+json (RFC 9457).
+
+`type` is a short slug (e.g. "idempotency-key-reused") that clients match on;
+validation errors add `errors`: [{"field": "lines[1].quantity", "code", "message"}].
+"""
+
+import logging
+
+from django.http import Http404, JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(exceptions.APIException):
+    """An error with its own problem type, raised by views: `raise Problem(409, "duplicate-po-number", ...)`."""
+
+    def __init__(self, status_code: int, problem_type: str, title: str, detail: str = "", **extra):
+        self.status_code = status_code
+        self.problem_type = problem_type
+        self.title = title
+        self.extra = extra
+        super().__init__(detail or title)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+# DRF exception class → (type, title)
+_KNOWN = [
+    (exceptions.ValidationError, "validation-error", "Your request has invalid fields."),
+    (exceptions.ParseError, "malformed-request", "The request body could not be parsed."),
+    (exceptions.NotAuthenticated, "not-authenticated", "Authentication credentials were not provided."),
+    (exceptions.AuthenticationFailed, "authentication-failed", "The credentials are not valid."),
+    (exceptions.PermissionDenied, "permission-denied", "You may not do this."),
+    (exceptions.NotFound, "not-found", "Not found."),
+    (exceptions.MethodNotAllowed, "method-not-allowed", "Method not allowed."),
+    (exceptions.NotAcceptable, "not-acceptable", "The requested response format is not available."),
+    (exceptions.UnsupportedMediaType, "unsupported-media-type", "Send the body as application/json."),
+    (exceptions.Throttled, "rate-limited", "Too many requests."),
+    (PayloadTooLarge, "payload-too-large", "The request body is too large."),
+]
+
+
+def problem_body(*, status_code: int, problem_type: str, title: str, detail: str = "", **extra) -> dict:
+    body = {"type": problem_type, "title": title, "status": status_code, "detail": detail or title}
+    body.update(extra)
+    return body
+
+
+def problem_response(*, status_code: int, problem_type: str, title: str, detail: str = "", headers=None, **extra) -> Response:
+    body = problem_body(status_code=status_code, problem_type=problem_type, title=title, detail=detail, **extra)
+    return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def field_errors(detail, path: str = "") -> list[dict]:
+    """Flatten DRF's nested error detail into [{"field": "lines[1].quantity", "code", "message"}]."""
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+                child = f"{path}[{key}]"
+            elif key == "non_field_errors":
+                child = path
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            errors.extend(field_errors(value, child))
+        return errors
+    if isinstance(detail, list):
+        if all(isinstance(item, (dict, list)) for item in detail):
+            errors = []
+            for index, item in enumerate(detail):
+                errors.extend(field_errors(item, f"{path}[{index}]"))
+            return errors
+        return [_one_error(item, path) for item in detail if item]
+    return [_one_error(detail, path)]
+
+
+def _one_error(item, path: str) -> dict:
+    return {"field": path or None, "code": getattr(item, "code", "invalid"), "message": str(item)}
+
+
+def problem_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every exception a view raises becomes a problem response."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, Problem):
+        return problem_response(
+            status_code=exc.status_code, problem_type=exc.problem_type, title=exc.title, detail=str(exc.detail), **exc.extra
+        )
+    if isinstance(exc, exceptions.APIException):
+        return _api_exception_response(exc, context)
+
+    logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+    return problem_response(
+        status_code=500,
+        problem_type="server-error",
+        title="Internal server error.",
+        detail="Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry.",
+    )
+
+
+def _api_exception_response(exc: exceptions.APIException, context) -> Response:
+    problem_type, title = "error", "Error."
+    for exception_class, known_type, known_title in _KNOWN:
+        if isinstance(exc, exception_class):
+            problem_type, title = known_type, known_title
+            break
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        request = context.get("request")
+        authenticator = getattr(request, "_authenticator", None) or _first_authenticator(context)
+        if authenticator is not None:
+            headers["WWW-Authenticate"] = authenticator.authenticate_header(request)
+    if isinstance(exc, exceptions.MethodNotAllowed) and context.get("view") is not None:
+        headers["Allow"] = ", ".join(context["view"].allowed_methods)
+
+    extra = {}
+    if isinstance(exc, exceptions.ValidationError):
+        extra["errors"] = field_errors(exc.detail)
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in extra["errors"][:5])
+    elif isinstance(exc, exceptions.ParseError):
+        extra["errors"] = [{"field": None, "code": "parse_error", "message": str(exc.detail)}]
+        detail = str(exc.detail)
+    else:
+        detail = str(exc.detail) if not isinstance(exc.detail, (list, dict)) else title
+    return problem_response(
+        status_code=exc.status_code, problem_type=problem_type, title=title, detail=detail, headers=headers, **extra
+    )
+
+
+def _first_authenticator(context):
+    view = context.get("view")
+    if view is None:
+        return None
+    authenticators = view.get_authenticators()
+    return authenticators[0] if authenticators else None
+
+
+def _django_problem(request, status_code: int, problem_type: str, title: str) -> JsonResponse:
+    body = problem_body(status_code=status_code, problem_type=problem_type, title=title)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False})
+
+
+def is_api_request(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_not_found(request, exception=None):
+    return _django_problem(request, 404, "not-found", "No such API path.")
+
+
+def api_server_error(request):
+    return _django_problem(request, 500, "server-error", "Internal server error.")
+
+
+def api_bad_request(request, exception=None):
+    return _django_problem(request, 400, "bad-request", "The request could not be understood.")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OrderdeskConfig(AppConfig):
+    name = "orderdesk"
+    verbose_name = "Orderdesk"

@@ -1,0 +1,49 @@
+"""Infrastructure tables shared by the apps: document numbers and idempotency keys."""
+
+from django.db import models
+
+
+class NumberSequence(models.Model):
+    """The last number handed out for one series, e.g. ("O", 2026).
+
+    Allocation locks this one row for a moment (see orderdesk.numbering); the
+    unique constraints on the numbered tables are the final guarantee.
+    """
+
+    prefix = models.CharField(max_length=8)
+    year = models.PositiveSmallIntegerField()
+    last_value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="unique_sequence_per_year")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}: {self.last_value}"
+
+
+class IdempotencyRecord(models.Model):
+    """One customer's use of one Idempotency-Key, and the response it got.
+
+    The row is committed before the request is processed: a second request
+    with the same key then finds it (in flight → 409, finished → replay).
+    """
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight"
+        FINISHED = "finished"
+
+    customer = models.ForeignKey("licensing.Customer", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "key"], name="unique_idempotency_key_per_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.key} ({self.state})"

@@ -1,0 +1,126 @@
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from orderdesk.api.idempotency import idempotent
+from orderdesk.api.problems import Problem
+from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
+from orders.models import Order
+from orders.services.cancellation import order_cancel
+from orders.services.submission import DuplicatePoNumber, LineRequest, UnknownSkus, order_submit
+from orders.services.transitions import Actor, TransitionNotAllowed
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="1–255 printable ASCII characters. Retrying with the same key and body returns the stored response.",
+)
+PROBLEM = OpenApiResponse(description="application/problem+json")
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class OrderFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+
+    class Meta:
+        model = Order
+        fields = ["status"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your orders, newest first"),
+    retrieve=extend_schema(summary="One order with its lines and timeline", responses={200: OrderDetailSerializer, 404: PROBLEM}),
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_field = "number"
+    lookup_value_regex = "[^/]+"
+    pagination_class = NewestFirst
+    filterset_class = OrderFilter
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        # Tenant isolation: every query starts from the token's customer.
+        orders = Order.objects.filter(customer=self.request.user.customer)
+        if self.action == "retrieve":
+            return orders.prefetch_related("lines", "events")
+        return orders.prefetch_related("lines")
+
+    def get_serializer_class(self):
+        return OrderDetailSerializer if self.action == "retrieve" else OrderSerializer
+
+    @extend_schema(
+        summary="Submit a purchase order",
+        parameters=[IDEMPOTENCY_KEY],
+        request=OrderInputSerializer,
+        responses={201: OrderSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    )
+    @idempotent
+    def create(self, request):
+        payload = OrderInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        customer = request.user.customer
+        try:
+            order = order_submit(
+                customer=customer,
+                po_number=data["po_number"],
+                lines=[LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
+                requested_start=data.get("requested_start"),
+                notes=data["notes"],
+                actor=Actor.customer(customer),
+            )
+        except UnknownSkus as error:
+            raise ValidationError(
+                {"lines": {index: {"sku": [_unknown_sku(sku)]} for index, sku in error.positions.items()}}
+            ) from None
+        except DuplicatePoNumber as error:
+            raise Problem(
+                409,
+                "duplicate-po-number",
+                "An order with this PO number already exists.",
+                f"PO number {error.existing.po_number} is already order {error.existing.number}.",
+                number=error.existing.number,
+                status_of_existing=error.existing.status,
+            ) from None
+        body = OrderSerializer(order, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+    @extend_schema(
+        summary="Cancel an order that has not started provisioning",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={200: OrderSerializer, 404: PROBLEM, 409: PROBLEM},
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def cancel(self, request, number=None):
+        order = self.get_object()
+        try:
+            order = order_cancel(order=order, actor=Actor.customer(request.user.customer), reason="cancelled by customer")
+        except TransitionNotAllowed:
+            raise Problem(
+                409,
+                "order-not-cancellable",
+                "This order can no longer be cancelled.",
+                f"Order {order.number} is {order.status}; only orders that have not started provisioning can be cancelled.",
+                status_of_order=order.status,
+            ) from None
+        return Response(OrderSerializer(order, context=self.get_serializer_context()).data)
+
+
+def _unknown_sku(sku: str):
+    from rest_framework.exceptions import ErrorDetail
+
+    return ErrorDetail(f"There is no product with SKU {sku}. GET /api/v1/products/ lists them.", code="unknown_sku")

@@ -1,0 +1,126 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        VALIDATED = "validated", _("Validated")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
+        APPROVED = "approved", _("Approved")
+        PROVISIONING = "provisioning", _("Provisioning")
+        DOCUMENTING = "documenting", _("Documenting")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    FINAL_STATUSES = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELLED})
+    # States the pipeline moves on by itself; the sweeper re-enqueues orders stuck in them.
+    MOVING_STATUSES = frozenset(
+        {Status.RECEIVED, Status.VALIDATED, Status.APPROVED, Status.PROVISIONING, Status.DOCUMENTING}
+    )
+    CANCELLABLE_STATUSES = frozenset(
+        {Status.RECEIVED, Status.VALIDATED, Status.NEEDS_REVIEW, Status.APPROVED, Status.FAILED}
+    )
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+        QUOTE = "quote", _("Quote")
+        STAFF = "staff", _("Staff")
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    customer = models.ForeignKey("licensing.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders")
+    po_number = models.CharField(_("PO number"), max_length=64)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    status_reason = models.CharField(_("status reason"), max_length=500, blank=True)
+    review_reasons = models.JSONField(_("review reasons"), default=list, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.API)
+    requested_start = models.DateField(_("requested start"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    subtotal = models.PositiveBigIntegerField(_("subtotal"), default=0)
+    tax = models.PositiveBigIntegerField(_("tax"), default=0)
+    total = models.PositiveBigIntegerField(_("total"), default=0)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_orders",
+    )
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "po_number"], name="unique_po_number_per_customer"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_newest"),
+            models.Index(fields=["status", "status_changed_at"], name="order_status_age"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(_("position"))
+    product = models.ForeignKey("licensing.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    # Frozen at order time: later catalog changes do not rewrite an order.
+    sku = models.CharField(_("SKU"), max_length=32)
+    product_name = models.CharField(_("product name"), max_length=200)
+    unit = models.CharField(_("unit"), max_length=16)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.PositiveBigIntegerField(_("unit price"))
+    amount = models.PositiveBigIntegerField(_("amount"))
+    tax_rate = models.PositiveSmallIntegerField(_("tax rate"))
+
+    class Meta:
+        ordering = ["order", "position"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="unique_line_position"),
+            models.UniqueConstraint(fields=["order", "product"], name="unique_product_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} #{self.position} {self.sku} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """The order's timeline and audit trail: one row per status change or edit."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who or what acted, readable without a join: "api:DEMO1", "pipeline", "sweeper", "staff:tanaka".
+    actor_label = models.CharField(_("by"), max_length=100)
+    from_status = models.CharField(_("from"), max_length=16, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["order", "created_at", "id"]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+
+    def __str__(self) -> str:
+        return f"{self.order.number}: {self.from_status} → {self.to_status}"

@@ -1,0 +1,1 @@
+"""Writes to orders. One module per use case; views, tasks and commands call these."""

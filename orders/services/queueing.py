@@ -1,0 +1,25 @@
+"""Handing orders to the Celery pipeline without ever failing the caller.
+
+The database is the record of what is left to do; the broker is only a
+doorbell. If publishing fails (broker down, network slow), the order waits in
+its state and the sweeper re-enqueues it. So a publish error is logged and
+swallowed here: raising it from an on_commit callback would turn an already
+committed order into a 500 and make the customer retry into a duplicate.
+"""
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_order(order_id: int) -> bool:
+    """Ask a worker to move the order on. Returns False (and logs) when the broker is unreachable."""
+    from orders.tasks import advance_order
+
+    try:
+        # retry=False: one bounded attempt (the broker timeouts are in settings), not kombu's retry loop.
+        advance_order.apply_async(args=[order_id], retry=False)
+    except Exception:  # noqa: BLE001 — any publish failure must leave the committed order alone
+        logger.warning("could not publish order %s to the broker; the sweeper will pick it up", order_id, exc_info=True)
+        return False
+    return True

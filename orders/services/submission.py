@@ -1,0 +1,125 @@
+"""Creating orders: from the API, an import, a quote or a staff member."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+
+from licensing.models import Customer, Product
+from licensing.pricing import LineAmount, document_totals, product_unit_price
+from orderdesk.numbering import next_number
+from orders.models import Order, OrderLine
+from orders.services.queueing import enqueue_order
+from orders.services.transitions import Actor, record_event
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+    # Set when the price was agreed elsewhere (an accepted quote); otherwise the catalog tier applies.
+    unit_price: int | None = None
+    amount: int | None = None
+
+
+class DuplicatePoNumber(Exception):
+    def __init__(self, existing: Order):
+        self.existing = existing
+        super().__init__(f"PO number {existing.po_number!r} was already used by order {existing.number}")
+
+
+class UnknownSkus(Exception):
+    def __init__(self, positions: dict[int, str]):
+        self.positions = positions  # line index → SKU
+        super().__init__("unknown SKU: " + ", ".join(sorted(set(positions.values()))))
+
+
+def order_submit(
+    *,
+    customer: Customer,
+    po_number: str,
+    lines: Sequence[LineRequest],
+    actor: Actor,
+    requested_start: date | None = None,
+    notes: str = "",
+    source: str = Order.Source.API,
+) -> Order:
+    """Store an order in `received` and, once committed, hand it to the pipeline.
+
+    Must not be called inside another transaction: the order number is drawn
+    in its own short transaction so the sequence row is not locked for long.
+    """
+    existing = Order.objects.filter(customer=customer, po_number=po_number).first()
+    if existing is not None:
+        raise DuplicatePoNumber(existing)
+    products = _products_for(lines)
+    number = next_number("O")
+    try:
+        with transaction.atomic():
+            order = _create_order(
+                number=number,
+                customer=customer,
+                po_number=po_number,
+                lines=lines,
+                products=products,
+                requested_start=requested_start,
+                notes=notes,
+                source=source,
+            )
+            record_event(order=order, actor=actor, to_status=order.status, reason="order received")
+            transaction.on_commit(lambda: enqueue_order(order.pk))
+    except IntegrityError:
+        # Two submissions of the same PO raced past the check above.
+        existing = Order.objects.filter(customer=customer, po_number=po_number).first()
+        if existing is None:
+            raise
+        raise DuplicatePoNumber(existing) from None
+    return order
+
+
+def _products_for(lines: Sequence[LineRequest]) -> dict[str, Product]:
+    skus = {line.sku for line in lines}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus).prefetch_related("price_tiers")}
+    unknown = {index: line.sku for index, line in enumerate(lines) if line.sku not in products}
+    if unknown:
+        raise UnknownSkus(unknown)
+    return products
+
+
+def _create_order(*, number, customer, po_number, lines, products, requested_start, notes, source) -> Order:
+    order_lines = []
+    for position, line in enumerate(lines, start=1):
+        product = products[line.sku]
+        unit_price = line.unit_price if line.unit_price is not None else product_unit_price(product, line.quantity)
+        amount = line.amount if line.amount is not None else unit_price * line.quantity
+        order_lines.append(
+            OrderLine(
+                position=position,
+                product=product,
+                sku=product.sku,
+                product_name=product.name_ja,
+                unit=product.unit,
+                quantity=line.quantity,
+                unit_price=unit_price,
+                amount=amount,
+                tax_rate=product.tax_rate,
+            )
+        )
+    totals = document_totals([LineAmount(amount=l.amount, tax_rate=l.tax_rate) for l in order_lines])
+    order = Order.objects.create(
+        number=number,
+        customer=customer,
+        po_number=po_number,
+        requested_start=requested_start,
+        notes=notes,
+        source=source,
+        subtotal=totals.subtotal,
+        tax=totals.tax,
+        total=totals.total,
+    )
+    for line in order_lines:
+        line.order = order
+    OrderLine.objects.bulk_create(order_lines)
+    order.prefetched_lines = order_lines
+    return order

@@ -1,0 +1,94 @@
+"""The one shape every order status change takes.
+
+guard the current state → atomic → lock the row → save(update_fields) →
+OrderEvent → side effects on commit. Re-running a transition that already
+happened is harmless: the guard sees the new state and nothing is written.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import Order, OrderEvent
+
+
+class TransitionNotAllowed(Exception):
+    def __init__(self, order: Order, to_status: str):
+        self.order = order
+        self.to_status = to_status
+        super().__init__(f"order {order.number} is {order.status}; it cannot become {to_status}")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who or what made a change: a staff user, a customer's token, or a system process."""
+
+    label: str
+    user: object | None = None
+
+    @classmethod
+    def system(cls, name: str) -> "Actor":
+        return cls(label=name)
+
+    @classmethod
+    def customer(cls, customer) -> "Actor":
+        return cls(label=f"api:{customer.code}")
+
+    @classmethod
+    def staff(cls, user) -> "Actor":
+        return cls(label=f"staff:{user.get_username()}", user=user)
+
+
+@dataclass
+class Change:
+    """Extra fields a transition writes besides the status."""
+
+    fields: dict = field(default_factory=dict)
+
+
+def record_event(*, order: Order, actor: Actor, from_status: str = "", to_status: str = "", reason: str = "", data=None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        actor=actor.user,
+        actor_label=actor.label,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        data=data or {},
+    )
+
+
+def order_transition(
+    *,
+    order_id: int,
+    allowed_from: Iterable[str],
+    to_status: str,
+    actor: Actor,
+    reason: str = "",
+    data: dict | None = None,
+    changes: dict | None = None,
+    on_commit: Callable[[Order], None] | None = None,
+) -> Order:
+    """Move an order from one of `allowed_from` to `to_status`, or raise TransitionNotAllowed.
+
+    `changes` are further field values saved in the same update (for example
+    review_reasons); `on_commit` runs after the commit with the saved order.
+    """
+    allowed_from = frozenset(allowed_from)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in allowed_from:
+            raise TransitionNotAllowed(order, to_status)
+        from_status = order.status
+        order.status = to_status
+        order.status_reason = reason
+        order.status_changed_at = timezone.now()
+        for name, value in (changes or {}).items():
+            setattr(order, name, value)
+        order.save(update_fields=["status", "status_reason", "status_changed_at", *(changes or {})])
+        record_event(order=order, actor=actor, from_status=from_status, to_status=to_status, reason=reason, data=data)
+        if on_commit is not None:
+            transaction.on_commit(lambda: on_commit(order))
+    return order
