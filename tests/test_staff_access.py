@@ -51,10 +51,25 @@ def test_superuser_has_every_role_and_inactive_users_none():
     assert not has_role(sleeper, "manager")
 
 
-def test_sign_in_page_and_home_render_in_japanese_by_default(client):
-    page = client.get("/accounts/login/")
+def test_staff_pages_are_japanese_by_default_even_for_an_english_browser(client):
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
     assert page.status_code == 200
     assert 'lang="ja"' in page.content.decode()
+    assert "ログイン" in page.content.decode()
     make_user("tanaka", "order_desk")
     client.login(username="tanaka", password="pw-for-tests")
     assert client.get("/").status_code == 200
+
+
+def test_the_language_switcher_turns_staff_pages_english(client):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    page = client.get("/accounts/login/")
+    assert 'lang="en"' in page.content.decode()
+    assert "Sign in" in page.content.decode()
+
+
+def test_the_api_follows_the_clients_accept_language(client):
+    english = client.get("/api/v1/orders/", HTTP_ACCEPT_LANGUAGE="en")
+    japanese = client.get("/api/v1/orders/", HTTP_ACCEPT_LANGUAGE="ja")
+    assert english.json()["detail"] == "Authentication credentials were not provided."
+    assert english.json()["detail"] != japanese.json()["detail"]
