@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from orderdesk import views
+from orderdesk.env import env_bool
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +12,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+if env_bool("ORDERDESK_BENCH_CEILING", False):
+    # Only bench/intake.py sets this, for the gunicorn it starts on loopback.
+    from bench.ceiling_view import ceiling_insert
+
+    urlpatterns.append(path("bench/ceiling/", ceiling_insert, name="bench-ceiling"))
 
 handler400 = "orderdesk.views.bad_request"
 handler404 = "orderdesk.views.not_found"

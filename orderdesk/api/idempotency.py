@@ -7,7 +7,9 @@ same key while the first is still running → 409 idempotency-key-in-flight.
 
 The key is claimed by inserting a row in its own committed transaction before
 the request runs, so the unique constraint decides between two concurrent
-requests, on any database and across any number of web processes.
+requests, on any database and across any number of web processes. The claim's
+commit does not wait for the disk (orderdesk.db): whatever the request then
+commits flushes the claim with it.
 """
 
 import functools
@@ -22,6 +24,7 @@ from django.utils import timezone
 from rest_framework.response import Response
 
 from orderdesk.api.problems import Problem
+from orderdesk.db import atomic_without_flush_wait
 from orderdesk.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -45,15 +48,45 @@ def idempotent(view_method):
         record = _claim(customer=customer, key=key, fingerprint=fingerprint)
         if record.state == IdempotencyRecord.State.FINISHED:
             return _replay(record)
+        claim = request._idempotency_claim = _Claim(record)
         try:
             response = view_method(view, request, *args, **kwargs)
         except Exception:
             record.delete()  # nothing was kept: let the client retry with the same key
             raise
-        _finish(record, response)
+        if not claim.committed:
+            _finish(record, response)
         return response
 
     return wrapper
+
+
+class _Claim:
+    """The request's claimed key; `committed` once its response is stored in a committed transaction."""
+
+    def __init__(self, record: IdempotencyRecord):
+        self.record = record
+        self.committed = False
+
+    def mark_committed(self) -> None:
+        self.committed = True
+
+
+def store_response_in_transaction(request, response: Response) -> None:
+    """Store the response for replays inside the caller's transaction.
+
+    A view whose effects commit in one transaction calls this inside it, so the
+    stored response commits or rolls back with them: there is no moment when
+    the order exists but its key still reads as in flight, and the request
+    needs one commit fewer. If that transaction rolls back, the decorator
+    stores the response the view then returns, as it does for every view.
+    Without an Idempotency-Key this does nothing.
+    """
+    claim = getattr(request, "_idempotency_claim", None)
+    if claim is None:
+        return
+    _finish(claim.record, response)
+    transaction.on_commit(claim.mark_committed)
 
 
 def _check_key(key: str) -> None:
@@ -78,7 +111,7 @@ def _claim(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
     now = timezone.now()
     for _attempt in range(2):
         try:
-            with transaction.atomic():
+            with atomic_without_flush_wait():
                 return IdempotencyRecord.objects.create(
                     customer=customer,
                     key=key,

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from orderdesk.api.serializers import FieldCachingModelSerializer
 from orders.models import Order, OrderEvent, OrderLine
 
 MAX_LINES = 100
@@ -45,7 +46,7 @@ class OrderInputSerializer(serializers.Serializer):
         return value
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(FieldCachingModelSerializer):
     name = serializers.CharField(source="product_name")
 
     class Meta:
@@ -53,7 +54,7 @@ class OrderLineSerializer(serializers.ModelSerializer):
         fields = ["sku", "name", "quantity", "unit", "unit_price", "amount", "tax_rate"]
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(FieldCachingModelSerializer):
     at = serializers.DateTimeField(source="created_at")
     by = serializers.SerializerMethodField()
 
@@ -66,7 +67,7 @@ class OrderEventSerializer(serializers.ModelSerializer):
         return "staff" if event.actor_label.startswith("staff:") else event.actor_label.split(":")[0]
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(FieldCachingModelSerializer):
     lines = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 

@@ -7,7 +7,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from orderdesk.api.idempotency import idempotent
+from orderdesk.api.idempotency import idempotent, store_response_in_transaction
 from orderdesk.api.problems import Problem
 from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
 from orders.models import Order
@@ -72,14 +72,24 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         customer = request.user.customer
+        response = None
+
+        def respond_with_the_order(order):
+            # Inside the order's transaction: the stored idempotent response commits with the order.
+            nonlocal response
+            body = OrderSerializer(order, context=self.get_serializer_context()).data
+            response = Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+            store_response_in_transaction(request, response)
+
         try:
-            order = order_submit(
+            order_submit(
                 customer=customer,
                 po_number=data["po_number"],
                 lines=[LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
                 requested_start=data.get("requested_start"),
                 notes=data["notes"],
                 actor=Actor.customer(customer),
+                before_commit=respond_with_the_order,
             )
         except UnknownSkus as error:
             raise ValidationError(
@@ -94,8 +104,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 number=error.existing.number,
                 status_of_existing=error.existing.status,
             ) from None
-        body = OrderSerializer(order, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+        return response
 
     @extend_schema(
         summary="Cancel an order that has not started provisioning",

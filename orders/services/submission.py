@@ -1,6 +1,6 @@
 """Creating orders: from the API, an import, a quote or a staff member."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,15 +44,20 @@ def order_submit(
     requested_start: date | None = None,
     notes: str = "",
     source: str = Order.Source.API,
+    before_commit: Callable[[Order], None] | None = None,
 ) -> Order:
     """Store an order in `received` and, once committed, hand it to the pipeline.
 
+    `before_commit` runs inside the order's transaction once the order is
+    written: what it writes commits or rolls back with the order (the API
+    stores its idempotent response there).
+
     Must not be called inside another transaction: the order number is drawn
     in its own short transaction so the sequence row is not locked for long.
+    A PO number already used is caught by the unique constraint rather than
+    looked up first: that saves every order a query, and costs a duplicate
+    only a gap in the order numbers.
     """
-    existing = Order.objects.filter(customer=customer, po_number=po_number).first()
-    if existing is not None:
-        raise DuplicatePoNumber(existing)
     products = _products_for(lines)
     number = next_number("O")
     try:
@@ -69,8 +74,10 @@ def order_submit(
             )
             record_event(order=order, actor=actor, to_status=order.status, reason="order received")
             transaction.on_commit(lambda: enqueue_order(order.pk))
+            if before_commit is not None:
+                before_commit(order)
     except IntegrityError:
-        # Two submissions of the same PO raced past the check above.
+        # The PO number is taken (unique_po_number_per_customer).
         existing = Order.objects.filter(customer=customer, po_number=po_number).first()
         if existing is None:
             raise
