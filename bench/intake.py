@@ -3,7 +3,7 @@
 Run from the project root (PostgreSQL and Redis must be up):
 
     .venv/bin/python bench/intake.py
-    .venv/bin/python bench/intake.py --seconds 10 --rounds 3 --concurrency 8 --workers 4
+    .venv/bin/python bench/intake.py --seconds 10 --rounds 3 --concurrency 8 --workers 2 --threads 4
 
 What it does, all on this machine's loopback:
 
@@ -76,8 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="ceiling/intake phase pairs, alternating which goes first")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unmeasured load on both paths first")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads, each with its own connection")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (more than 1: gthread)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (gunicorn.conf.py: 2)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker; 1 for sync workers (gunicorn.conf.py: 4)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
     for name in ("seconds", "max_requests", "rounds", "concurrency", "workers", "threads"):

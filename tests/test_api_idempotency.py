@@ -167,3 +167,14 @@ def test_two_concurrent_requests_with_one_key_make_one_order(requires_postgres, 
     assert responses["second"].status_code == 409
     assert responses["second"].json()["type"] == "idempotency-key-in-flight"
     assert Order.objects.count() == 1
+
+
+def test_a_duplicate_po_number_leaves_the_key_free_for_a_corrected_retry(api):
+    assert post_order(api, order_body(po_number="PO-1"), "key-1").status_code == 201
+
+    duplicate = post_order(api, order_body(po_number="PO-1"), "key-2")
+    corrected = post_order(api, order_body(po_number="PO-2"), "key-2")
+
+    assert duplicate.status_code == 409
+    assert corrected.status_code == 201 and "Idempotent-Replayed" not in corrected
+    assert IdempotencyRecord.objects.get(key="key-2").state == IdempotencyRecord.State.FINISHED

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 
-from licensing.models import Customer, Product
+from licensing.models import Customer, PriceTier, Product
 from licensing.pricing import LineAmount, document_totals, product_unit_price
 from orderdesk.numbering import next_number
 from orders.models import Order, OrderLine
@@ -87,7 +88,9 @@ def order_submit(
 
 def _products_for(lines: Sequence[LineRequest]) -> dict[str, Product]:
     skus = {line.sku for line in lines}
-    products = {p.sku: p for p in Product.objects.filter(sku__in=skus).prefetch_related("price_tiers")}
+    # Unordered: the tier lookup picks by quantity, and the default orderings cost a sort and a join.
+    tiers = Prefetch("price_tiers", queryset=PriceTier.objects.order_by())
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus).order_by().prefetch_related(tiers)}
     unknown = {index: line.sku for index, line in enumerate(lines) if line.sku not in products}
     if unknown:
         raise UnknownSkus(unknown)
