@@ -5,7 +5,6 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from licensing import services
@@ -20,6 +19,7 @@ from licensing.services import (
     seats_adjust,
     seats_provision,
 )
+from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,28 +139,6 @@ def test_ledger_rows_cannot_be_updated_or_deleted(customer, catalog):
         SeatLedgerEntry.objects.all().delete()
 
     assert SeatLedgerEntry.objects.get(pk=entry.pk).quantity == 10
-
-
-def run_at_once(count: int, work) -> list:
-    """Run work() in `count` threads released together; each thread uses (and closes) its own connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int):
-        try:
-            barrier.wait()
-            results[index] = work()
-        except Exception as error:  # collected and asserted on by the test
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

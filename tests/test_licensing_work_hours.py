@@ -194,3 +194,12 @@ def test_seed_demo_gives_demo2_a_weekday_office_hours_policy_once():
     assert (policy.mode, policy.zone, policy.working_days) == ("warn", TOKYO, [1, 2, 3, 4, 5])
     assert (policy.start_time, policy.end_time) == (time(9, 0), time(18, 0))
     assert not Subscription.objects.exists()  # seats come from the pipeline, not from seed data
+
+
+def test_validating_an_addon_key_under_a_policy_takes_four_queries(customer, catalog, django_assert_num_queries):
+    licensed_key(customer, catalog["SRA-1Y"], seats=5, reference="order-line:1")
+    addon_key = licensed_key(customer, catalog["RDA-1Y"], seats=5, reference="order-line:2")
+    WorkHoursPolicyFactory(customer=customer)
+
+    with django_assert_num_queries(4):  # key, its seats, the base's seats, the policy
+        assert validate(customer, addon_key, tokyo(MONDAY, 10)).code == "VALID"
