@@ -9,12 +9,6 @@ from licensing.services import license_key_issue, seats_provision
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_files(settings):
-    # The manifest storage needs collectstatic, which tests do not run.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-
-
 @pytest.fixture
 def admin_client(client):
     client.force_login(User.objects.create_superuser("boss", "boss@example.jp", "pw-not-used"))
