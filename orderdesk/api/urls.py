@@ -2,12 +2,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from licensing.api.views import ProductViewSet
+from licensing.api.views import LicenseViewSet, ProductViewSet
 from orders.api.views import OrderViewSet
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("orders", OrderViewSet, basename="order")
+router.register("licenses", LicenseViewSet, basename="license")
 
 app_name = "api"
 urlpatterns = [

@@ -1,6 +1,5 @@
 import django_filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -9,19 +8,12 @@ from rest_framework.response import Response
 
 from orderdesk.api.idempotency import idempotent, store_response_in_transaction
 from orderdesk.api.problems import Problem
+from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
 from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
 from orders.models import Order
 from orders.services.cancellation import order_cancel
 from orders.services.submission import DuplicatePoNumber, LineRequest, UnknownSkus, order_submit
 from orders.services.transitions import Actor, TransitionNotAllowed
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="1–255 printable ASCII characters. Retrying with the same key and body returns the stored response.",
-)
-PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
 class NewestFirst(CursorPagination):
