@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -229,6 +230,35 @@ ORDERDESK_ISSUER = {
     "registration_number": env_str("ISSUER_REGISTRATION_NUMBER", "T1234567890123"),
 }
 
+# --- Quotes ---------------------------------------------------------------------------
+
+QUOTE_VALIDITY_DAYS = env_int("QUOTE_VALIDITY_DAYS", 30, minimum=1)
+# A quote whose discounts take more than this percentage off the list price
+# must be approved by a manager before it can be sent.
+QUOTE_APPROVAL_DISCOUNT_PERCENT = env_int("QUOTE_APPROVAL_DISCOUNT_PERCENT", 10, minimum=0)
+QUOTE_PAYMENT_TERMS = env_str("QUOTE_PAYMENT_TERMS", "月末締め翌月末払い")
+
+# --- E-mail (quotes are sent with their PDF attached) -------------------------------------
+
+_EMAIL_BACKENDS = {
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+# file: every message is written under var/mail/ (nothing leaves the machine); smtp: EMAIL_HOST…
+EMAIL_BACKEND = _EMAIL_BACKENDS[env_choice("EMAIL_BACKEND", "file", set(_EMAIL_BACKENDS))]
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quotes@orderdesk.example.jp")
+
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -269,6 +299,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "pipeline"
+CELERY_BEAT_SCHEDULE = {
+    # Daily, just after midnight Japan time (CELERY_TIMEZONE): yesterday's last valid day has ended.
+    "expire-quotes": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=5)},
+}
 
 # --- Logging ---------------------------------------------------------------------------
 

@@ -42,6 +42,17 @@ class Order(models.Model):
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.API)
     requested_start = models.DateField(_("requested start"), null=True, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # The accepted quote this order was made from; its prices and discount are the order's.
+    quote = models.ForeignKey(
+        "quotes.Quote",
+        verbose_name=_("quote"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+    )
+    # Whole-document discount in yen (from the quote), already inside subtotal.
+    discount = models.PositiveBigIntegerField(_("discount"), default=0)
     subtotal = models.PositiveBigIntegerField(_("subtotal"), default=0)
     tax = models.PositiveBigIntegerField(_("tax"), default=0)
     total = models.PositiveBigIntegerField(_("total"), default=0)
@@ -62,6 +73,8 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         constraints = [
             models.UniqueConstraint(fields=["customer", "po_number"], name="unique_po_number_per_customer"),
+            # Accepting a quote twice, even at the same instant, makes one order.
+            models.UniqueConstraint(fields=["quote"], name="one_order_per_quote"),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_newest"),

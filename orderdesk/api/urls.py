@@ -3,7 +3,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from licensing.api.views import ProductViewSet
+from orders.api.quotes import QuoteAcceptView
 from orders.api.views import OrderViewSet
+from quotes.api.views import QuoteDetailView
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
@@ -12,6 +14,8 @@ router.register("orders", OrderViewSet, basename="order")
 app_name = "api"
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/quotes/<str:number>/", QuoteDetailView.as_view(), name="quote-detail"),
+    path("v1/quotes/<str:number>/accept/", QuoteAcceptView.as_view(), name="quote-accept"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -69,6 +69,7 @@ class OrderEventSerializer(serializers.ModelSerializer):
 class OrderSerializer(serializers.ModelSerializer):
     lines = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    quote = serializers.SerializerMethodField(help_text="The number of the accepted quote this order was made from.")
 
     class Meta:
         model = Order
@@ -78,11 +79,13 @@ class OrderSerializer(serializers.ModelSerializer):
             "status_reason",
             "po_number",
             "lines",
+            "discount",
             "subtotal",
             "tax",
             "total",
             "requested_start",
             "notes",
+            "quote",
             "created_at",
             "url",
         ]
@@ -94,6 +97,11 @@ class OrderSerializer(serializers.ModelSerializer):
         if lines is None:
             lines = order.lines.all()
         return OrderLineSerializer(lines, many=True).data
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_quote(self, order) -> str | None:
+        # Only orders made from a quote pay a query for it.
+        return order.quote.number if order.quote_id else None
 
     def get_url(self, order) -> str:
         return reverse("api:order-detail", kwargs={"number": order.number}, request=self.context.get("request"))

@@ -44,11 +44,16 @@ def order_submit(
     requested_start: date | None = None,
     notes: str = "",
     source: str = Order.Source.API,
+    discount: int = 0,
+    quote=None,
 ) -> Order:
     """Store an order in `received` and, once committed, hand it to the pipeline.
 
-    Must not be called inside another transaction: the order number is drawn
+    Should not be called inside another transaction: the order number is drawn
     in its own short transaction so the sequence row is not locked for long.
+    (orders.services.from_quote does, on purpose: the quote's acceptance and
+    its order commit together.) `discount` is a whole-order discount in yen,
+    `quote` the accepted quote the order comes from.
     """
     existing = Order.objects.filter(customer=customer, po_number=po_number).first()
     if existing is not None:
@@ -66,6 +71,8 @@ def order_submit(
                 requested_start=requested_start,
                 notes=notes,
                 source=source,
+                discount=discount,
+                quote=quote,
             )
             record_event(order=order, actor=actor, to_status=order.status, reason="order received")
             transaction.on_commit(lambda: enqueue_order(order.pk))
@@ -87,7 +94,9 @@ def _products_for(lines: Sequence[LineRequest]) -> dict[str, Product]:
     return products
 
 
-def _create_order(*, number, customer, po_number, lines, products, requested_start, notes, source) -> Order:
+def _create_order(
+    *, number, customer, po_number, lines, products, requested_start, notes, source, discount, quote
+) -> Order:
     order_lines = []
     for position, line in enumerate(lines, start=1):
         product = products[line.sku]
@@ -106,7 +115,7 @@ def _create_order(*, number, customer, po_number, lines, products, requested_sta
                 tax_rate=product.tax_rate,
             )
         )
-    totals = document_totals([LineAmount(amount=l.amount, tax_rate=l.tax_rate) for l in order_lines])
+    totals = document_totals([LineAmount(amount=l.amount, tax_rate=l.tax_rate) for l in order_lines], discount=discount)
     order = Order.objects.create(
         number=number,
         customer=customer,
@@ -114,6 +123,8 @@ def _create_order(*, number, customer, po_number, lines, products, requested_sta
         requested_start=requested_start,
         notes=notes,
         source=source,
+        quote=quote,
+        discount=totals.discount,
         subtotal=totals.subtotal,
         tax=totals.tax,
         total=totals.total,

@@ -1,0 +1,58 @@
+"""A quote as a 御見積書: its frozen data → QuoteDocument → PDF through quotes.pdf."""
+
+from django.conf import settings
+from django.utils import timezone
+
+from licensing.models import Customer
+from quotes.models import JAPAN, Quote
+from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, RenderedDocument, TaxRow
+
+DRAFT_TITLE = "御見積書（案）"
+
+
+def quote_document(*, quote: Quote) -> QuoteDocument:
+    """The document exactly as sent; an unsent draft shows today's date, the live customer, and says 案."""
+    issued = quote.issue_date is not None
+    customer = quote.customer
+    lines = quote.lines.all()
+    return QuoteDocument(
+        number=quote.number,
+        issue_date=quote.issue_date if issued else timezone.now().astimezone(JAPAN).date(),
+        valid_until=quote.valid_until,
+        recipient_name=quote.recipient_name if issued else customer.name,
+        recipient_is_company=quote.recipient_is_company if issued else customer.honorific == Customer.Honorific.COMPANY,
+        issuer=Issuer(**(quote.issuer if issued else settings.ORDERDESK_ISSUER)),
+        lines=tuple(
+            DocumentLine(
+                name=line.product_name,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                tax_rate=line.tax_rate,
+                note=line_discount_note(line),
+            )
+            for line in lines
+        ),
+        tax_rows=tuple(TaxRow(rate=row["rate"], subtotal=row["subtotal"], tax=row["tax"]) for row in quote.tax_rows),
+        subtotal=quote.subtotal,
+        tax=quote.tax,
+        total=quote.total,
+        discount=quote.discount,
+        payment_terms=quote.payment_terms,
+        notes=quote.notes,
+        title=QuoteDocument.title if issued else DRAFT_TITLE,
+    )
+
+
+def line_discount_note(line) -> str:
+    """Printed under the product name: 値引 10%（-¥27,000） or 値引 -¥5,000."""
+    if line.discount_percent:
+        return f"値引 {line.discount_percent}%（-¥{line.gross - line.amount:,}）"
+    if line.discount_yen:
+        return f"値引 -¥{line.discount_yen:,}"
+    return ""
+
+
+def quote_render(*, quote: Quote) -> RenderedDocument:
+    return QuotePdfRenderer().render(quote_document(quote=quote))
