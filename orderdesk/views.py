@@ -1,13 +1,15 @@
 from django.db import connection
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
 from django.views import defaults
 
 from orderdesk.api import problems
 
 
+@login_required
 def home(request):
-    return redirect("admin:index")
+    return render(request, "home.html")
 
 
 def healthz(request):

@@ -92,6 +92,15 @@ def order_body(po_number="PO-2026-0412", lines=None, **extra) -> dict:
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Production serves hashed files from collectstatic's manifest; tests read the sources directly."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters live in the cache; each test starts with a fresh allowance."""
     from django.core.cache import cache
