@@ -118,6 +118,11 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.order.number} #{self.position} {self.sku} × {self.quantity}"
 
+    @property
+    def ledger_reference(self) -> str:
+        """The seat-ledger and license-key reference of this line: what makes provisioning count once."""
+        return f"order-line:{self.pk}"
+
 
 class OrderEvent(models.Model):
     """The order's timeline and audit trail: one row per status change or edit."""

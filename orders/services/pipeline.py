@@ -158,13 +158,8 @@ def order_hold(*, order_id: int, reason_code: str, detail: str) -> Order:
         return refused.order
 
 
-def line_reference(line: OrderLine) -> str:
-    """The ledger and license-key reference of an order line: what makes provisioning count once."""
-    return f"order-line:{line.pk}"
-
-
 def _provision_line(*, order: Order, line: OrderLine) -> str:
-    reference = line_reference(line)
+    reference = line.ledger_reference
     entry = seats_provision(
         customer=order.customer,
         product=line.product,
