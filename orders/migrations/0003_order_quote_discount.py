@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("orders", "0001_initial"),
+        ("orders", "0002_pipeline_documents_sweeper"),
         ("quotes", "0001_initial"),
     ]
 
