@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Validity ends at the end of its last day in Japan, wherever the server runs.
 JAPAN = ZoneInfo("Asia/Tokyo")
@@ -171,19 +172,19 @@ class QuoteEvent(models.Model):
     """The quote's history: who did what, when, with the status before and after."""
 
     class Action(models.TextChoices):
-        CREATED = "created", _("Created")
-        EDITED = "edited", _("Edited")
-        SUBMITTED = "submitted", _("Submitted for approval")
-        APPROVED = "approved", _("Approved")
-        RETURNED = "returned", _("Returned for changes")
-        SENT = "sent", _("Sent")
-        EMAILED = "emailed", _("E-mail sent")
-        EMAIL_FAILED = "email_failed", _("E-mail failed")
-        REVISED = "revised", _("Revised")
-        SUPERSEDED = "superseded", _("Superseded")
-        ACCEPTED = "accepted", _("Accepted")
-        DECLINED = "declined", _("Declined")
-        EXPIRED = "expired", _("Expired")
+        CREATED = "created", pgettext_lazy("quote history", "Created")
+        EDITED = "edited", pgettext_lazy("quote history", "Edited")
+        SUBMITTED = "submitted", pgettext_lazy("quote history", "Submitted for approval")
+        APPROVED = "approved", pgettext_lazy("quote history", "Approved")
+        RETURNED = "returned", pgettext_lazy("quote history", "Returned for changes")
+        SENT = "sent", pgettext_lazy("quote history", "Sent")
+        EMAILED = "emailed", pgettext_lazy("quote history", "E-mail sent")
+        EMAIL_FAILED = "email_failed", pgettext_lazy("quote history", "E-mail failed")
+        REVISED = "revised", pgettext_lazy("quote history", "Revised")
+        SUPERSEDED = "superseded", pgettext_lazy("quote history", "Superseded")
+        ACCEPTED = "accepted", pgettext_lazy("quote history", "Accepted")
+        DECLINED = "declined", pgettext_lazy("quote history", "Declined")
+        EXPIRED = "expired", pgettext_lazy("quote history", "Expired")
 
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(_("when"), default=timezone.now)

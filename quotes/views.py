@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orderdesk.roles import MANAGER, SALES, has_role, role_required
@@ -224,6 +225,7 @@ def quote_detail(request, number):
     )
 
 
+@xframe_options_sameorigin  # shown in the detail page's preview frame
 @role_required(*QUOTE_ROLES)
 @require_GET
 def quote_pdf(request, number):

@@ -38,7 +38,7 @@ def browser_page(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="ja-JP")
         page.set_default_timeout(15_000)
         yield page
         browser.close()
