@@ -1,9 +1,9 @@
 """Reads of quotes for pages and the API."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from licensing.models import Customer
-from quotes.models import Quote
+from quotes.models import Quote, QuoteLine
 
 
 def quote_search(*, text: str = "", status: str = "") -> QuerySet[Quote]:
@@ -52,3 +52,26 @@ def customer_search(*, text: str, limit: int = 20) -> QuerySet[Customer]:
     if text:
         customers = customers.filter(Q(code__icontains=text) | Q(name__icontains=text))
     return customers.order_by("code")[:limit]
+
+
+# What quotes.services.documents.quote_document reads, and nothing more: a PDF
+# is rendered on every preview and download, and in a surge many at once.
+DOCUMENT_FIELDS = (
+    "number", "issue_date", "valid_until", "recipient_name", "recipient_is_company", "issuer", "tax_rows",
+    "subtotal", "tax", "total", "discount", "payment_terms", "notes", "customer__name", "customer__honorific",
+)  # fmt: skip
+DOCUMENT_LINE_FIELDS = (
+    "quote_id", "position", "product_name", "quantity", "unit", "unit_price", "amount", "tax_rate",
+    "discount_percent", "discount_yen",
+)  # fmt: skip
+
+
+def quote_for_document(*, number: str) -> Quote | None:
+    lines = QuoteLine.objects.only(*DOCUMENT_LINE_FIELDS).order_by("position")
+    return (
+        Quote.objects.select_related("customer")
+        .only(*DOCUMENT_FIELDS)
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .filter(number=number)
+        .first()
+    )

@@ -12,10 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orderdesk.roles import MANAGER, SALES, has_role, role_required
 from quotes.forms import QuoteEditor, QuoteHeaderForm, QuoteLineForm
 from quotes.models import Quote, QuoteLine
-from quotes.pdf import RenderedDocument
 from quotes.selectors import customer_search, quote_for_staff, quote_search, quotes_waiting_for_approval
 from quotes.services.actors import QuoteActor
-from quotes.services.documents import quote_render
+from quotes.services.documents import quote_render_by_number
 from quotes.services.editing import default_valid_until, quote_create, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteInvalid
 from quotes.services.mail import quote_email_again
@@ -229,8 +228,9 @@ def quote_detail(request, number):
 @role_required(*QUOTE_ROLES)
 @require_GET
 def quote_pdf(request, number):
-    quote = _quote_or_404(number)
-    rendered: RenderedDocument = quote_render(quote=quote)
+    rendered = quote_render_by_number(number=number)
+    if rendered is None:
+        raise Http404
     response = HttpResponse(rendered.content, content_type=rendered.content_type)
     disposition = "attachment" if request.GET.get("download") == "1" else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{rendered.filename}"'

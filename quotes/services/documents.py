@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from licensing.models import Customer
 from quotes.models import JAPAN, Quote
+from quotes.selectors import quote_for_document
 from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, RenderedDocument, TaxRow
 
 DRAFT_TITLE = "御見積書（案）"
@@ -12,16 +13,20 @@ DRAFT_TITLE = "御見積書（案）"
 
 def quote_document(*, quote: Quote) -> QuoteDocument:
     """The document exactly as sent; an unsent draft shows today's date, the live customer, and says 案."""
-    issued = quote.issue_date is not None
-    customer = quote.customer
-    lines = quote.lines.all()
+    if quote.issue_date is not None:
+        issue_date, issuer = quote.issue_date, quote.issuer
+        recipient_name, recipient_is_company = quote.recipient_name, quote.recipient_is_company
+    else:
+        issue_date, issuer = timezone.now().astimezone(JAPAN).date(), settings.ORDERDESK_ISSUER
+        recipient_name = quote.customer.name
+        recipient_is_company = quote.customer.honorific == Customer.Honorific.COMPANY
     return QuoteDocument(
         number=quote.number,
-        issue_date=quote.issue_date if issued else timezone.now().astimezone(JAPAN).date(),
+        issue_date=issue_date,
         valid_until=quote.valid_until,
-        recipient_name=quote.recipient_name if issued else customer.name,
-        recipient_is_company=quote.recipient_is_company if issued else customer.honorific == Customer.Honorific.COMPANY,
-        issuer=Issuer(**(quote.issuer if issued else settings.ORDERDESK_ISSUER)),
+        recipient_name=recipient_name,
+        recipient_is_company=recipient_is_company,
+        issuer=Issuer(**issuer),
         lines=tuple(
             DocumentLine(
                 name=line.product_name,
@@ -32,7 +37,7 @@ def quote_document(*, quote: Quote) -> QuoteDocument:
                 tax_rate=line.tax_rate,
                 note=line_discount_note(line),
             )
-            for line in lines
+            for line in quote.lines.all()
         ),
         tax_rows=tuple(TaxRow(rate=row["rate"], subtotal=row["subtotal"], tax=row["tax"]) for row in quote.tax_rows),
         subtotal=quote.subtotal,
@@ -41,7 +46,7 @@ def quote_document(*, quote: Quote) -> QuoteDocument:
         discount=quote.discount,
         payment_terms=quote.payment_terms,
         notes=quote.notes,
-        title=QuoteDocument.title if issued else DRAFT_TITLE,
+        title=QuoteDocument.title if quote.issue_date is not None else DRAFT_TITLE,
     )
 
 
@@ -56,3 +61,9 @@ def line_discount_note(line) -> str:
 
 def quote_render(*, quote: Quote) -> RenderedDocument:
     return QuotePdfRenderer().render(quote_document(quote=quote))
+
+
+def quote_render_by_number(*, number: str) -> RenderedDocument | None:
+    """Load only what the document prints (two queries) and render it; None if there is no such quote."""
+    quote = quote_for_document(number=number)
+    return None if quote is None else quote_render(quote=quote)

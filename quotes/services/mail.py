@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from quotes.models import Quote, QuoteEvent
 from quotes.services.actors import Actor
-from quotes.services.documents import quote_render
+from quotes.services.documents import quote_render_by_number
 from quotes.services.errors import QuoteActionNotAllowed
 from quotes.services.transitions import record_event
 
@@ -50,7 +50,7 @@ def quote_email(*, quote_id: int, actor: Actor) -> bool:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[quote.sent_to],
     )
-    rendered = quote_render(quote=quote)
+    rendered = quote_render_by_number(number=quote.number)
     message.attach(rendered.filename, rendered.content, rendered.content_type)
     try:
         message.send()
