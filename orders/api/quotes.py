@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.problems import Problem
 from orders.api.serializers import OrderSerializer
-from orders.api.views import IDEMPOTENCY_KEY, PROBLEM
+from orders.api.views import IDEMPOTENCY_KEY, PROBLEM, duplicate_po_number_problem
 from orders.services.from_quote import order_from_quote
 from orders.services.submission import DuplicatePoNumber
 from orders.services.transitions import Actor
@@ -47,13 +47,7 @@ class QuoteAcceptView(APIView):
         except QuoteNotAcceptable as refusal:
             raise _not_acceptable(refusal) from None
         except DuplicatePoNumber as error:
-            raise Problem(
-                409,
-                "duplicate-po-number",
-                "An order with this PO number already exists.",
-                f"PO number {error.existing.po_number} is already order {error.existing.number}.",
-                number=error.existing.number,
-            ) from None
+            raise duplicate_po_number_problem(error.existing) from None
         if not acceptance.created:
             raise _not_acceptable(QuoteNotAcceptable(quote, "accepted", order=acceptance.order.number))
         body = OrderSerializer(acceptance.order, context={"request": request}).data

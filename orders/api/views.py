@@ -84,14 +84,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 {"lines": {index: {"sku": [_unknown_sku(sku)]} for index, sku in error.positions.items()}}
             ) from None
         except DuplicatePoNumber as error:
-            raise Problem(
-                409,
-                "duplicate-po-number",
-                "An order with this PO number already exists.",
-                f"PO number {error.existing.po_number} is already order {error.existing.number}.",
-                number=error.existing.number,
-                status_of_existing=error.existing.status,
-            ) from None
+            raise duplicate_po_number_problem(error.existing) from None
         body = OrderSerializer(order, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 
@@ -146,6 +139,18 @@ class OrderQuotePdfView(APIView):
             filename=f"{order.number}-quote.pdf",
             headers={"ETag": f'"{document.sha256}"'},
         )
+
+
+def duplicate_po_number_problem(existing: Order) -> Problem:
+    """409 duplicate-po-number naming the order that already has the PO number (API.md)."""
+    return Problem(
+        409,
+        "duplicate-po-number",
+        "An order with this PO number already exists.",
+        f"PO number {existing.po_number} is already order {existing.number}.",
+        number=existing.number,
+        status_of_existing=existing.status,
+    )
 
 
 def _unknown_sku(sku: str):
