@@ -319,17 +319,13 @@ def example_document() -> QuoteDocument:
     )
 
 
-def _compare(document: QuoteDocument, renders: int, rounds: int = 5) -> tuple[float, float]:
-    """PDFs per second for (renderer, plain), `renders` of each.
+def compare_rates(contenders: dict, renders: int, rounds: int = 5) -> dict[str, float]:
+    """Renders per second of each contender (a no-argument callable), `renders` of each.
 
-    The two alternate in rounds so that a slow patch of the machine (another
-    process, CPU frequency) hits both rather than whichever happened to run then.
+    The contenders alternate in rounds so that a slow patch of the machine
+    (another process, CPU frequency) hits all of them rather than whichever
+    happened to run then.
     """
-    renderer = QuotePdfRenderer()
-    contenders = {
-        "renderer": lambda: renderer.render(document),
-        "plain": lambda: render_plain_reportlab(document),
-    }
     for render in contenders.values():
         render()  # warm-up: font parsing and imports are not part of a render
     seconds = dict.fromkeys(contenders, 0.0)
@@ -341,7 +337,18 @@ def _compare(document: QuoteDocument, renders: int, rounds: int = 5) -> tuple[fl
                 render()
             seconds[name] += time.perf_counter() - started
     done = per_round * rounds
-    return done / seconds["renderer"], done / seconds["plain"]
+    return {name: done / spent for name, spent in seconds.items()}
+
+
+def _compare(document: QuoteDocument, renders: int, rounds: int = 5) -> tuple[float, float]:
+    """PDFs per second for (renderer, plain), `renders` of each."""
+    renderer = QuotePdfRenderer()
+    rates = compare_rates(
+        {"renderer": lambda: renderer.render(document), "plain": lambda: render_plain_reportlab(document)},
+        renders,
+        rounds,
+    )
+    return rates["renderer"], rates["plain"]
 
 
 if __name__ == "__main__":

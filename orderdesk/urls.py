@@ -3,10 +3,14 @@ from django.urls import include, path
 
 from orderdesk import views
 from orderdesk.env import env_bool
+from orders.quote_views import quote_accept
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    # Before the quotes app's URLs: accepting creates an order, which quotes may not import.
+    path("quotes/<str:number>/accept/", quote_accept, name="quote_accept"),
+    path("quotes/", include("quotes.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -62,3 +62,38 @@ class WorkHoursPolicyFactory(factory.django.DjangoModelFactory):
     working_days = [1, 2, 3, 4, 5]
     start_time = datetime.time(9, 0)
     end_time = datetime.time(18, 0)
+
+
+def staff_user(username: str, *roles: str, password: str = "pw-for-tests"):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username=username, password=password)
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def draft_quote(*, customer, lines, discount: int = 0, valid_until=None, user=None, notes: str = ""):
+    """A draft through the real service. `lines`: [(product, quantity)] or [(product, quantity, percent, yen)]."""
+    from quotes.services.actors import QuoteActor
+    from quotes.services.editing import quote_create
+    from quotes.services.pricing import LineInput
+
+    actor = QuoteActor.staff(user) if user else QuoteActor.system("tests")
+    return quote_create(
+        customer=customer,
+        lines=[LineInput(*line) for line in lines],
+        discount=discount,
+        valid_until=valid_until,
+        notes=notes,
+        actor=actor,
+    )
+
+
+def sent_quote(**kwargs):
+    """A draft that needs no approval, sent (the e-mail goes to Django's test outbox)."""
+    from quotes.services.actors import QuoteActor
+    from quotes.services.workflow import quote_send
+
+    quote = draft_quote(**kwargs)
+    return quote_send(quote=quote, actor=QuoteActor.system("tests"))

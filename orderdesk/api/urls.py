@@ -3,7 +3,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from licensing.api.views import LicenseViewSet, ProductViewSet
-from orders.api.views import OrderViewSet
+from orders.api.quotes import QuoteAcceptView
+from orders.api.views import OrderQuotePdfView, OrderViewSet
+from quotes.api.views import QuoteDetailView
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
@@ -12,7 +14,11 @@ router.register("licenses", LicenseViewSet, basename="license")
 
 app_name = "api"
 urlpatterns = [
+    # Not a router route: the API contract fixes this path without a trailing slash.
+    path("v1/orders/<str:number>/documents/quote.pdf", OrderQuotePdfView.as_view(), name="order-quote-pdf"),
     path("v1/", include(router.urls)),
+    path("v1/quotes/<str:number>/", QuoteDetailView.as_view(), name="quote-detail"),
+    path("v1/quotes/<str:number>/accept/", QuoteAcceptView.as_view(), name="quote-accept"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -46,18 +46,22 @@ def order_submit(
     notes: str = "",
     source: str = Order.Source.API,
     before_commit: Callable[[Order], None] | None = None,
+    discount: int = 0,
+    quote=None,
 ) -> Order:
     """Store an order in `received` and, once committed, hand it to the pipeline.
 
     `before_commit` runs inside the order's transaction once the order is
     written: what it writes commits or rolls back with the order (the API
-    stores its idempotent response there).
+    stores its idempotent response there). `discount` is a whole-order
+    discount in yen, `quote` the accepted quote the order comes from.
 
-    Must not be called inside another transaction: the order number is drawn
+    Should not be called inside another transaction: the order number is drawn
     in its own short transaction so the sequence row is not locked for long.
-    A PO number already used is caught by the unique constraint rather than
-    looked up first: that saves every order a query, and costs a duplicate
-    only a gap in the order numbers.
+    (orders.services.from_quote does, on purpose: the quote's acceptance and
+    its order commit together.) A PO number already used is caught by the
+    unique constraint rather than looked up first: that saves every order a
+    query, and costs a duplicate only a gap in the order numbers.
     """
     products = _products_for(lines)
     number = next_number("O")
@@ -72,6 +76,8 @@ def order_submit(
                 requested_start=requested_start,
                 notes=notes,
                 source=source,
+                discount=discount,
+                quote=quote,
             )
             record_event(order=order, actor=actor, to_status=order.status, reason="order received")
             transaction.on_commit(lambda: enqueue_order(order.pk))
@@ -97,7 +103,9 @@ def _products_for(lines: Sequence[LineRequest]) -> dict[str, Product]:
     return products
 
 
-def _create_order(*, number, customer, po_number, lines, products, requested_start, notes, source) -> Order:
+def _create_order(
+    *, number, customer, po_number, lines, products, requested_start, notes, source, discount, quote
+) -> Order:
     order_lines = []
     for position, line in enumerate(lines, start=1):
         product = products[line.sku]
@@ -116,7 +124,7 @@ def _create_order(*, number, customer, po_number, lines, products, requested_sta
                 tax_rate=product.tax_rate,
             )
         )
-    totals = document_totals([LineAmount(amount=l.amount, tax_rate=l.tax_rate) for l in order_lines])
+    totals = document_totals([LineAmount(amount=l.amount, tax_rate=l.tax_rate) for l in order_lines], discount=discount)
     order = Order.objects.create(
         number=number,
         customer=customer,
@@ -124,6 +132,8 @@ def _create_order(*, number, customer, po_number, lines, products, requested_sta
         requested_start=requested_start,
         notes=notes,
         source=source,
+        quote=quote,
+        discount=totals.discount,
         subtotal=totals.subtotal,
         tax=totals.tax,
         total=totals.total,

@@ -1,0 +1,63 @@
+"""POST /api/v1/quotes/{number}/accept/: the customer accepts a sent quote and gets the order.
+
+Lives in orders because it creates an order; the quote's GET lives in quotes.api.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orderdesk.api.idempotency import idempotent
+from orderdesk.api.problems import Problem
+from orders.api.serializers import OrderSerializer
+from orders.api.views import IDEMPOTENCY_KEY, PROBLEM, duplicate_po_number_problem
+from orders.services.from_quote import order_from_quote
+from orders.services.submission import DuplicatePoNumber
+from orders.services.transitions import Actor
+from quotes.api.serializers import QuoteAcceptSerializer
+from quotes.api.views import customer_quote_or_404
+from quotes.services.errors import QuoteNotAcceptable
+
+
+class QuoteAcceptView(APIView):
+    @extend_schema(
+        summary="Accept a sent, unexpired quote: creates an order with the quote's prices",
+        description=(
+            "Answers 201 with the new order (as POST /orders/ does). A quote that is expired, declined, "
+            "superseded by a revision or already accepted answers 409 `quote-not-acceptable` with `reason` "
+            "(and `order` when it was already accepted)."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        request=QuoteAcceptSerializer,
+        responses={201: OrderSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    )
+    @idempotent
+    def post(self, request, number: str):
+        quote = customer_quote_or_404(request, number)
+        payload = QuoteAcceptSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            acceptance = order_from_quote(
+                quote=quote,
+                actor=Actor.customer(request.user.customer),
+                po_number=payload.validated_data.get("po_number", ""),
+                notes=payload.validated_data["notes"],
+            )
+        except QuoteNotAcceptable as refusal:
+            raise _not_acceptable(refusal) from None
+        except DuplicatePoNumber as error:
+            raise duplicate_po_number_problem(error.existing) from None
+        if not acceptance.created:
+            raise _not_acceptable(QuoteNotAcceptable(quote, "accepted", order=acceptance.order.number))
+        body = OrderSerializer(acceptance.order, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+def _not_acceptable(refusal: QuoteNotAcceptable) -> Problem:
+    extra = {"reason": refusal.reason, "quote": refusal.quote.number}
+    if refusal.order:
+        extra["order"] = refusal.order
+    if refusal.successor:
+        extra["superseded_by"] = refusal.successor
+    return Problem(409, "quote-not-acceptable", "This quote cannot be accepted.", refusal.message, **extra)

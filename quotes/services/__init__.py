@@ -1,0 +1,1 @@
+"""Writes to quotes, one module per use case. Views, tasks and the orders app call these."""

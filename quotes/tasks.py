@@ -1,0 +1,11 @@
+"""Celery tasks of the quotes app: thin wrappers around one service each."""
+
+from celery import shared_task
+
+from quotes.services.workflow import quote_expire_due
+
+
+@shared_task
+def expire_quotes() -> int:
+    """Daily (beat): sent quotes past their validity become expired."""
+    return quote_expire_due()
