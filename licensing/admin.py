@@ -1,8 +1,21 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from licensing.models import ApiToken, Customer, PriceTier, Product
+from licensing.models import (
+    ApiToken,
+    Customer,
+    IsoWeekday,
+    LicenseKey,
+    PriceTier,
+    Product,
+    SeatLedgerEntry,
+    Subscription,
+    WorkHoursPolicy,
+)
+from licensing.selectors import with_seats
+from licensing.services import license_key_revoke
 
 
 class PriceTierInline(admin.TabularInline):
@@ -29,12 +42,31 @@ class ApiTokenInline(admin.TabularInline):
         return False  # tokens are issued with the action below, which shows the key once
 
 
+class WorkHoursPolicyForm(forms.ModelForm):
+    # Check boxes instead of the raw JSON list the model stores.
+    working_days = forms.TypedMultipleChoiceField(
+        label=_("working days"), choices=IsoWeekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WorkHoursPolicy
+        fields = ["is_active", "mode", "time_zone", "working_days", "start_time", "end_time"]
+
+
+class WorkHoursPolicyInline(admin.StackedInline):
+    model = WorkHoursPolicy
+    form = WorkHoursPolicyForm
+    extra = 0
+    max_num = 1
+    verbose_name_plural = _("work-hours policy (労務管理)")
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "honorific", "credit_limit", "manual_approval", "is_active"]
     list_filter = ["is_active", "manual_approval", "honorific"]
     search_fields = ["code", "name", "billing_email"]
-    inlines = [ApiTokenInline]
+    inlines = [WorkHoursPolicyInline, ApiTokenInline]
     actions = ["issue_token"]
 
     @admin.action(description=_("Issue an API token (shown once)"))
@@ -62,3 +94,109 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count})
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SeatLedgerInline(ReadOnlyInline):
+    """Append-only: entries come from provisioning and adjustments, never from this page."""
+
+    model = SeatLedgerEntry
+    fields = ["created_at", "quantity", "reason", "reference"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+
+class LicenseKeyInline(ReadOnlyInline):
+    model = LicenseKey
+    fields = ["key", "reference", "issued_at", "revoked_at"]
+    readonly_fields = fields
+    show_change_link = True  # revoke from the key's own page or list
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["customer", "product", "seats", "term_start", "term_end", "status"]
+    list_filter = ["status", "product"]
+    search_fields = ["customer__code", "customer__name", "product__sku"]
+    list_select_related = ["customer", "product"]
+    date_hierarchy = "term_end"
+    fields = ["customer", "product", "seats", "term_start", "term_end", "status", "created_at"]
+    readonly_fields = ["customer", "product", "seats", "created_at"]
+    inlines = [SeatLedgerInline, LicenseKeyInline]
+
+    def get_queryset(self, request):
+        return with_seats(super().get_queryset(request))
+
+    def has_add_permission(self, request):
+        return False  # provisioning creates subscriptions, with their first ledger entry
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger protects it; suspend instead
+
+    @admin.display(description=_("seats"), ordering="seats")
+    def seats(self, subscription):
+        return subscription.seats
+
+
+@admin.register(SeatLedgerEntry)
+class SeatLedgerEntryAdmin(admin.ModelAdmin):
+    """Read-only: find an entry by its reference (e.g. order-line:1234)."""
+
+    list_display = ["created_at", "subscription", "quantity", "reason", "reference"]
+    list_filter = ["subscription__product"]
+    search_fields = ["reference", "subscription__customer__code", "subscription__customer__name"]
+    list_select_related = ["subscription__customer", "subscription__product"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LicenseKey)
+class LicenseKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "customer", "product", "issued_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "subscription__product"]
+    search_fields = ["key", "reference", "subscription__customer__code", "subscription__customer__name"]
+    list_select_related = ["subscription__customer", "subscription__product"]
+    fields = ["key", "subscription", "reference", "issued_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are issued by provisioning
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key stays on record
+
+    @admin.display(description=_("customer"), ordering="subscription__customer__code")
+    def customer(self, license_key):
+        return license_key.subscription.customer
+
+    @admin.display(description=_("product"), ordering="subscription__product__sku")
+    def product(self, license_key):
+        return license_key.subscription.product.sku
+
+    @admin.action(description=_("Revoke the selected license keys"))
+    def revoke(self, request, queryset):
+        count = sum(license_key_revoke(license_key=license_key) for license_key in queryset)
+        self.message_user(request, _("%(count)d license key(s) revoked.") % {"count": count})

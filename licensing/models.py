@@ -1,6 +1,9 @@
 import hashlib
 import secrets
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -136,3 +139,205 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+JAPAN = ZoneInfo("Asia/Tokyo")
+
+
+def validate_time_zone(name: str) -> None:
+    if name and not _is_time_zone(name):
+        raise ValidationError(_("%(name)s is not an IANA time zone name such as Asia/Tokyo."), params={"name": name})
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class Subscription(models.Model):
+    """A customer's license for one product. Its seats are the sum of its ledger, never a stored count."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="subscriptions")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="subscriptions")
+    term_start = models.DateField(_("term start"))
+    term_end = models.DateField(_("term end"), help_text=_("Last day the license may be used (Japan time)."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["customer", "product"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "product"], name="unique_subscription_per_product"),
+            models.CheckConstraint(condition=models.Q(term_end__gte=models.F("term_start")), name="term_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.code} {self.product.sku}"
+
+
+class LedgerEntryImmutable(Exception):
+    """Seat ledger entries are append-only: correct a mistake with a new, opposite entry."""
+
+
+class SeatLedgerQuerySet(models.QuerySet):
+    # Bulk writes bypass save(); refuse them too so the ledger stays append-only.
+    def update(self, **kwargs):
+        raise LedgerEntryImmutable("seat ledger entries cannot be updated; add an adjusting entry instead")
+
+    def delete(self):
+        raise LedgerEntryImmutable("seat ledger entries cannot be deleted; add an adjusting entry instead")
+
+
+class SeatLedgerEntry(models.Model):
+    """One change of a subscription's seats: + for an order line, − for a correction. Never edited."""
+
+    subscription = models.ForeignKey(
+        Subscription, verbose_name=_("subscription"), on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    quantity = models.IntegerField(_("seats"), help_text=_("Positive adds seats, negative removes them."))
+    # What caused the entry, e.g. "order-line:1234". Unique, so the same cause can never count twice.
+    reference = models.CharField(_("reference"), max_length=100, unique=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    objects = SeatLedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["subscription", "created_at", "id"]
+        verbose_name = _("seat ledger entry")
+        verbose_name_plural = _("seat ledger entries")
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(quantity=0), name="ledger_quantity_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.quantity:+d}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise LedgerEntryImmutable(f"seat ledger entry {self.reference} cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise LedgerEntryImmutable(f"seat ledger entry {self.reference} cannot be deleted")
+
+
+# Readable license keys: no 0/O or 1/I, which people confuse when they type a key in.
+LICENSE_KEY_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+LICENSE_KEY_GROUPS = 5
+LICENSE_KEY_GROUP_LENGTH = 4
+
+
+def generate_license_key() -> str:
+    """Like "SRA7-7KQ2-M9XD-4TPW-H3CV": 20 characters of a 32-letter alphabet, 100 random bits."""
+    groups = (
+        "".join(secrets.choice(LICENSE_KEY_ALPHABET) for _position in range(LICENSE_KEY_GROUP_LENGTH))
+        for _group in range(LICENSE_KEY_GROUPS)
+    )
+    return "-".join(groups)
+
+
+class LicenseKey(models.Model):
+    subscription = models.ForeignKey(
+        Subscription, verbose_name=_("subscription"), on_delete=models.PROTECT, related_name="license_keys"
+    )
+    key = models.CharField(_("key"), max_length=32, unique=True)
+    # What the key was issued for, e.g. "order-line:1234"; issuing twice for it returns the same key.
+    reference = models.CharField(_("reference"), max_length=100, unique=True)
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "issued_at", "id"]
+        verbose_name = _("license key")
+        verbose_name_plural = _("license keys")
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IsoWeekday(models.IntegerChoices):
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
+    SUNDAY = 7, _("Sunday")
+
+
+def default_working_days() -> list[int]:
+    return [IsoWeekday.MONDAY, IsoWeekday.TUESDAY, IsoWeekday.WEDNESDAY, IsoWeekday.THURSDAY, IsoWeekday.FRIDAY]
+
+
+def validate_working_days(value) -> None:
+    valid = set(IsoWeekday.values)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(day, int) and not isinstance(day, bool) and day in valid for day in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValidationError(_("Working days must be a non-empty list of distinct ISO weekdays, 1 (Monday) to 7 (Sunday)."))
+
+
+class WorkHoursPolicy(models.Model):
+    """労務管理: license use may start only inside the customer's working hours.
+
+    Days and times are those of `time_zone` (blank: the customer's). The window
+    is start_time inclusive to end_time exclusive, on the same day; a night
+    shift crossing midnight is not expressible on purpose (no customer asked).
+    """
+
+    class Mode(models.TextChoices):
+        WARN = "warn", _("Warn (use is allowed, the client shows a warning)")
+        BLOCK = "block", _("Block (use is refused)")
+
+    customer = models.OneToOneField(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="work_hours_policy"
+    )
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices, default=Mode.WARN)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("IANA name such as Asia/Tokyo; blank means the customer's time zone."),
+    )
+    working_days = models.JSONField(_("working days"), default=default_working_days, validators=[validate_working_days])
+    start_time = models.TimeField(_("start"), default=time(9, 0))
+    end_time = models.TimeField(_("end"), default=time(18, 0), help_text=_("Exclusive: at this minute use is outside hours."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("work-hours policy")
+        verbose_name_plural = _("work-hours policies")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end_time__gt=models.F("start_time")), name="work_hours_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer.code} {self.start_time:%H:%M}–{self.end_time:%H:%M} ({self.mode})"
+
+    def clean(self):
+        if self.start_time and self.end_time and self.end_time <= self.start_time:
+            raise ValidationError({"end_time": _("The end must be later than the start on the same day.")})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        name = self.time_zone or self.customer.time_zone
+        # Customer.time_zone is free text; a typo there must not break validation for the customer.
+        return ZoneInfo(name) if _is_time_zone(name) else JAPAN

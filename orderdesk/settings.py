@@ -229,6 +229,27 @@ ORDERDESK_ISSUER = {
     "registration_number": env_str("ISSUER_REGISTRATION_NUMBER", "T1234567890123"),
 }
 
+# --- The order pipeline -------------------------------------------------------------
+
+# Straight-through rules (orders/rules.py): beyond these an order waits for a person.
+ORDER_REVIEW_MAX_QUANTITY = env_int("ORDER_REVIEW_MAX_QUANTITY", 1000, minimum=1)
+ORDER_DUPLICATE_WINDOW_HOURS = env_int("ORDER_DUPLICATE_WINDOW_HOURS", 24, minimum=0)
+# The sweeper re-enqueues orders that sat in a moving state longer than this
+# (broker down at submission, messages lost in a Redis restart, a worker killed).
+ORDER_STUCK_AFTER_SECONDS = env_int("ORDER_STUCK_AFTER_SECONDS", 600, minimum=1)
+ORDER_SWEEP_INTERVAL_SECONDS = env_int("ORDER_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
+# Technical errors (database unreachable, lock timeouts) are retried with
+# exponential backoff this many times; then the order is `failed`.
+ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
+ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS = env_int("ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS", 300, minimum=1)
+# The order's quote PDF (御見積書).
+ORDER_QUOTE_VALIDITY_DAYS = env_int("ORDER_QUOTE_VALIDITY_DAYS", 30, minimum=1)
+ORDER_PAYMENT_TERMS = env_str("ORDER_PAYMENT_TERMS", "月末締め翌月末払い")
+# Fault injection for the pipeline's fault tests only: provisioning sleeps this
+# long per order line, so a test can kill the worker mid-step. Never set it in production.
+ORDERDESK_TEST_PROVISION_DELAY_MS = env_int("ORDERDESK_TEST_PROVISION_DELAY_MS", 0, minimum=0)
+
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -269,6 +290,27 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "pipeline"
+# A task running longer than this is killed (and, with acks_late, delivered again).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be shorter than CELERY_TASK_TIME_LIMIT")
+if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", float("inf")):
+    # Otherwise Redis hands a still-running task to a second worker.
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")
+# A worker that loses the broker connection stops its running tasks; their
+# messages are delivered again (acks_late), and every step tolerates that.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-orders": {
+        "task": "orders.tasks.sweep_stuck_orders",
+        "schedule": float(ORDER_SWEEP_INTERVAL_SECONDS),
+    },
+    "purge-idempotency-records": {
+        "task": "orderdesk.tasks.purge_idempotency_records",
+        "schedule": 24 * 60 * 60.0,
+    },
+}
 
 # --- Logging ---------------------------------------------------------------------------
 

@@ -4,6 +4,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ReviewReason(models.TextChoices):
+    """Why the straight-through rules held an order for a person (stored in Order.review_reasons)."""
+
+    UNKNOWN_SKU = "UNKNOWN_SKU", _("Unknown SKU")
+    INACTIVE_SKU = "INACTIVE_SKU", _("Product no longer sold")
+    QUANTITY_OVER_CAP = "QUANTITY_OVER_CAP", _("Quantity over the per-order cap")
+    OVER_CREDIT_LIMIT = "OVER_CREDIT_LIMIT", _("Over the customer's credit limit")
+    ADDON_EXCEEDS_BASE = "ADDON_EXCEEDS_BASE", _("Add-on seats would exceed base seats")
+    SUSPECTED_DUPLICATE = "SUSPECTED_DUPLICATE", _("Suspected duplicate order")
+    PRICE_DIFFERS_FROM_QUOTE = "PRICE_DIFFERS_FROM_QUOTE", _("Price differs from the accepted quote")
+    MANUAL_APPROVAL = "MANUAL_APPROVAL", _("Customer requires manual approval")
+    PROVISIONING_REFUSED = "PROVISIONING_REFUSED", _("Licensing refused the seats")
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -54,6 +68,9 @@ class Order(models.Model):
         related_name="claimed_orders",
     )
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    # When the sweeper last re-enqueued this order: it does so at most once per
+    # ORDER_STUCK_AFTER_SECONDS, so a long backlog is not flooded with copies.
+    swept_at = models.DateTimeField(_("last swept"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -101,6 +118,11 @@ class OrderLine(models.Model):
     def __str__(self) -> str:
         return f"{self.order.number} #{self.position} {self.sku} × {self.quantity}"
 
+    @property
+    def ledger_reference(self) -> str:
+        """The seat-ledger and license-key reference of this line: what makes provisioning count once."""
+        return f"order-line:{self.pk}"
+
 
 class OrderEvent(models.Model):
     """The order's timeline and audit trail: one row per status change or edit."""
@@ -124,3 +146,33 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number}: {self.from_status} → {self.to_status}"
+
+
+def order_document_path(document: "OrderDocument", filename: str) -> str:
+    # One fixed name per order and kind: storing again replaces, never piles up copies.
+    return f"orders/{document.order.number}/{document.kind}.pdf"
+
+
+class OrderDocument(models.Model):
+    """A rendered document of an order, stored through Django's default storage. Never edited."""
+
+    class Kind(models.TextChoices):
+        QUOTE = "quote", _("Quote (御見積書)")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to=order_document_path, max_length=200)
+    content_type = models.CharField(_("content type"), max_length=100, default="application/pdf")
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["order", "kind"]
+        verbose_name = _("order document")
+        verbose_name_plural = _("order documents")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind"], name="unique_document_kind_per_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} {self.kind}"

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from licensing.models import PriceTier, Product
+from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
+from licensing.selectors import DecisionCode
 
 
 class PriceTierSerializer(serializers.ModelSerializer):
@@ -16,3 +17,43 @@ class ProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["sku", "name", "name_en", "kind", "term_months", "unit", "tax_rate", "price_tiers"]
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    """Built from customer_subscriptions(): `seats` and `active_keys` come annotated and prefetched."""
+
+    sku = serializers.CharField(source="product.sku")
+    name = serializers.CharField(source="product.name_ja", help_text="Japanese product name.")
+    seats = serializers.IntegerField(help_text="Current seats: the sum of the seat ledger.")
+    term_start = serializers.DateField()
+    term_end = serializers.DateField(help_text="Last day of the term (Japan time).")
+    status = serializers.ChoiceField(choices=Subscription.Status.choices)
+    keys = serializers.SerializerMethodField(help_text="License keys that are not revoked.")
+
+    def get_keys(self, subscription) -> list[str]:
+        return [license_key.key for license_key in subscription.active_keys]
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(source="created_at")
+    quantity = serializers.IntegerField(help_text="Seats added (positive) or removed (negative).")
+    seats_after = serializers.IntegerField(help_text="Seats of the subscription after this entry.")
+    reason = serializers.CharField()
+    reference = serializers.CharField(help_text='What caused the entry, e.g. "order-line:1234".')
+
+
+class LicenseValidateInputSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64, help_text="A license key such as 7KQ2-M9XD-4TPW-H3CV-SRA7.")
+    at = serializers.DateTimeField(
+        required=False, help_text="ISO-8601 moment to check; default now. Without an offset it is Japan time."
+    )
+
+
+class LicenseDecisionSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    code = serializers.ChoiceField(choices=DecisionCode.ALL)
+    mode = serializers.ChoiceField(
+        choices=WorkHoursPolicy.Mode.values,
+        allow_null=True,
+        help_text="The work-hours policy's mode with OUTSIDE_WORKING_HOURS, else null.",
+    )

@@ -3,7 +3,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderDocument, OrderEvent, OrderLine
+from orders.selectors import order_licenses
 
 MAX_LINES = 100
 MAX_QUANTITY = 100_000
@@ -99,8 +100,35 @@ class OrderSerializer(serializers.ModelSerializer):
         return reverse("api:order-detail", kwargs={"number": order.number}, request=self.context.get("request"))
 
 
+class OrderLicenseSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    seats = serializers.IntegerField(help_text="Seats this order line added to the subscription.")
+    key = serializers.CharField(allow_null=True, help_text="The license key issued for this line.")
+    term_start = serializers.DateField()
+    term_end = serializers.DateField()
+    provisioned_at = serializers.DateTimeField()
+    reference = serializers.CharField(help_text="The entry's reference in GET /licenses/{sku}/history/.")
+
+
+class OrderDocumentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderDocument
+        fields = ["kind", "url", "content_type", "sha256", "created_at"]
+
+    def get_url(self, document) -> str:
+        return reverse("api:order-quote-pdf", kwargs={"number": document.order.number}, request=self.context.get("request"))
+
+
 class OrderDetailSerializer(OrderSerializer):
     events = OrderEventSerializer(many=True, read_only=True)
+    licenses = serializers.SerializerMethodField()
+    documents = OrderDocumentSerializer(many=True, read_only=True)
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "events"]
+        fields = [*OrderSerializer.Meta.fields, "events", "licenses", "documents"]
+
+    @extend_schema_field(OrderLicenseSerializer(many=True))
+    def get_licenses(self, order) -> list[dict]:
+        return OrderLicenseSerializer(order_licenses(order=order), many=True).data

@@ -1,27 +1,25 @@
 import django_filters
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.problems import Problem
+from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
 from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
-from orders.models import Order
+from orders.api.renderers import PdfRenderer
+from orders.models import Order, OrderDocument
 from orders.services.cancellation import order_cancel
 from orders.services.submission import DuplicatePoNumber, LineRequest, UnknownSkus, order_submit
 from orders.services.transitions import Actor, TransitionNotAllowed
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="1–255 printable ASCII characters. Retrying with the same key and body returns the stored response.",
-)
-PROBLEM = OpenApiResponse(description="application/problem+json")
 
 
 class NewestFirst(CursorPagination):
@@ -54,7 +52,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         # Tenant isolation: every query starts from the token's customer.
         orders = Order.objects.filter(customer=self.request.user.customer)
         if self.action == "retrieve":
-            return orders.prefetch_related("lines", "events")
+            return orders.prefetch_related("lines", "events", "documents")
         return orders.prefetch_related("lines")
 
     def get_serializer_class(self):
@@ -118,6 +116,36 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 status_of_order=order.status,
             ) from None
         return Response(OrderSerializer(order, context=self.get_serializer_context()).data)
+
+
+class OrderQuotePdfView(APIView):
+    """GET /orders/{number}/documents/quote.pdf — the order's stored 御見積書."""
+
+    # JSON first, so errors are problem+json; PDF so that `Accept: application/pdf` is acceptable.
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @extend_schema(
+        summary="The order's quote PDF (御見積書)",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: PROBLEM},
+    )
+    def get(self, request, number: str):
+        # Tenant isolation: another customer's order is simply not found.
+        order = get_object_or_404(Order, customer=request.user.customer, number=number)
+        document = OrderDocument.objects.filter(order=order, kind=OrderDocument.Kind.QUOTE).first()
+        if document is None:
+            raise Problem(
+                404,
+                "document-not-rendered",
+                "The quote PDF has not been rendered yet.",
+                f"Order {order.number} is {order.status}; its quote PDF is rendered by the pipeline. Try again later.",
+                status_of_order=order.status,
+            )
+        return FileResponse(
+            document.file.open("rb"),
+            content_type=document.content_type,
+            filename=f"{order.number}-quote.pdf",
+            headers={"ETag": f'"{document.sha256}"'},
+        )
 
 
 def _unknown_sku(sku: str):

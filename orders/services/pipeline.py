@@ -1,29 +1,198 @@
-"""The order pipeline: one step per call, each step idempotent."""
+"""The order pipeline: one step per call, each step idempotent.
 
-from orders.models import Order
+    received → validated → approved | needs_review
+    approved → provisioning → documenting → completed
+    any moving state → failed (technical error after retries, see orders.tasks)
+
+`order_advance` runs the step for the order's current state and, once that
+step has committed, enqueues the next one. A message delivered twice, a worker
+killed mid-step, or the sweeper re-enqueueing an order that was moving all
+come down to the same thing: the step reads the state again and does only
+what is left. Steps that write more than the status (provisioning,
+documenting) hold the order's row lock while they work, so two deliveries of
+one message run one after the other, never side by side; the ledger's unique
+references are the second guard.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from licensing.services import LedgerError, license_key_issue, seats_provision
+from orders.models import Order, OrderLine, ReviewReason
+from orders.rules import order_review_reasons
+from orders.services.documents import order_quote_render
+from orders.services.queueing import enqueue_order
 from orders.services.transitions import Actor, TransitionNotAllowed, order_transition
 
+logger = logging.getLogger(__name__)
+
 PIPELINE = Actor.system("pipeline")
+Status = Order.Status
 
 
 def order_advance(*, order_id: int) -> Order | None:
     """Run the next step for the order's current state; a no-op for states a person must move."""
-    order = Order.objects.filter(pk=order_id).first()
+    order = Order.objects.select_related("customer").filter(pk=order_id).first()
     if order is None:
         return None
-    if order.status == Order.Status.RECEIVED:
-        return _validate(order)
-    return order
-
-
-def _validate(order: Order) -> Order:
+    step = STEPS.get(order.status)
+    if step is None:
+        return order
     try:
+        return step(order=order)
+    except TransitionNotAllowed as refused:
+        # Another delivery of the same message moved the order first and enqueued what follows.
+        return refused.order
+    except LedgerError as error:
+        return order_hold(order_id=order.pk, reason_code=ReviewReason.PROVISIONING_REFUSED, detail=str(error))
+
+
+def order_validate(*, order: Order) -> Order:
+    """received → validated: run the straight-through rules and keep their reason codes on the order."""
+    reasons = order_review_reasons(order=order)
+    return order_transition(
+        order_id=order.pk,
+        allowed_from={Status.RECEIVED},
+        to_status=Status.VALIDATED,
+        actor=PIPELINE,
+        reason="rules checked: " + (", ".join(reasons) if reasons else "nothing to review"),
+        changes={"review_reasons": reasons},
+        on_commit=_continue,
+    )
+
+
+def order_decide(*, order: Order) -> Order:
+    """validated → approved when no rule found a reason, else needs_review for a person."""
+    if order.review_reasons:
         return order_transition(
             order_id=order.pk,
-            allowed_from={Order.Status.RECEIVED},
-            to_status=Order.Status.VALIDATED,
+            allowed_from={Status.VALIDATED},
+            to_status=Status.NEEDS_REVIEW,
             actor=PIPELINE,
-            reason="lines and prices checked",
+            reason=", ".join(order.review_reasons),
         )
-    except TransitionNotAllowed:
-        return Order.objects.get(pk=order.pk)
+    return order_transition(
+        order_id=order.pk,
+        allowed_from={Status.VALIDATED},
+        to_status=Status.APPROVED,
+        actor=PIPELINE,
+        reason="approved straight through",
+        on_commit=_continue,
+    )
+
+
+def order_start_provisioning(*, order: Order) -> Order:
+    """approved → provisioning: from here on the order can no longer be cancelled."""
+    return order_transition(
+        order_id=order.pk,
+        allowed_from={Status.APPROVED},
+        to_status=Status.PROVISIONING,
+        actor=PIPELINE,
+        reason="provisioning seats",
+        on_commit=_continue,
+    )
+
+
+def order_provision(*, order: Order) -> Order:
+    """provisioning → documenting: one ledger entry and one license key per order line, once."""
+    with transaction.atomic():
+        order = _lock(order)
+        if order.status != Status.PROVISIONING:
+            return order
+        references = [_provision_line(order=order, line=line) for line in order.lines.select_related("product")]
+        return order_transition(
+            order_id=order.pk,
+            allowed_from={Status.PROVISIONING},
+            to_status=Status.DOCUMENTING,
+            actor=PIPELINE,
+            reason="seats provisioned",
+            data={"ledger_references": references},
+            on_commit=_continue,
+        )
+
+
+def order_document(*, order: Order) -> Order:
+    """documenting → completed: the quote PDF is rendered and stored (once)."""
+    with transaction.atomic():
+        order = _lock(order)
+        if order.status != Status.DOCUMENTING:
+            return order
+        order_quote_render(order=order)
+        return order_transition(
+            order_id=order.pk,
+            allowed_from={Status.DOCUMENTING},
+            to_status=Status.COMPLETED,
+            actor=PIPELINE,
+            reason="quote PDF stored",
+        )
+
+
+def order_fail(*, order_id: int, reason: str) -> Order | None:
+    """A moving order → failed: a technical error the retries did not cure. A person can retry it."""
+    try:
+        return order_transition(
+            order_id=order_id, allowed_from=Order.MOVING_STATUSES, to_status=Status.FAILED, actor=PIPELINE, reason=reason[:500]
+        )
+    except TransitionNotAllowed as refused:
+        return refused.order
+    except Order.DoesNotExist:
+        return None
+
+
+def order_hold(*, order_id: int, reason_code: str, detail: str) -> Order:
+    """A moving order → needs_review: a step met a business rule it cannot decide (never retried)."""
+    order = Order.objects.get(pk=order_id)
+    try:
+        return order_transition(
+            order_id=order_id,
+            allowed_from=Order.MOVING_STATUSES,
+            to_status=Status.NEEDS_REVIEW,
+            actor=PIPELINE,
+            reason=f"{reason_code}: {detail}"[:500],
+            changes={"review_reasons": [*order.review_reasons, str(reason_code)]},
+        )
+    except TransitionNotAllowed as refused:
+        return refused.order
+
+
+def _provision_line(*, order: Order, line: OrderLine) -> str:
+    reference = line.ledger_reference
+    entry = seats_provision(
+        customer=order.customer,
+        product=line.product,
+        quantity=line.quantity,
+        reference=reference,
+        term_start=order.requested_start,
+        reason=f"order {order.number} ({order.po_number})",
+    )
+    license_key_issue(subscription=entry.subscription, reference=reference)
+    _fault_injection_delay()
+    return reference
+
+
+def _fault_injection_delay() -> None:
+    # ORDERDESK_TEST_PROVISION_DELAY_MS: lets the fault tests kill a worker while it provisions.
+    delay_ms = settings.ORDERDESK_TEST_PROVISION_DELAY_MS
+    if delay_ms:
+        time.sleep(delay_ms / 1000)
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order.pk)
+
+
+def _continue(order: Order) -> None:
+    if order.status in Order.MOVING_STATUSES:
+        enqueue_order(order.pk, status=order.status)
+
+
+STEPS = {
+    Status.RECEIVED: order_validate,
+    Status.VALIDATED: order_decide,
+    Status.APPROVED: order_start_provisioning,
+    Status.PROVISIONING: order_provision,
+    Status.DOCUMENTING: order_document,
+}

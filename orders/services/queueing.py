@@ -12,13 +12,21 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def enqueue_order(order_id: int) -> bool:
-    """Ask a worker to move the order on. Returns False (and logs) when the broker is unreachable."""
+def enqueue_order(order_id: int, *, status: str | None = None) -> bool:
+    """Ask a worker to move the order on. Returns False (and logs) when the broker is unreachable.
+
+    `status`, when the caller knows it, routes the step: rendering documents
+    goes to the `documents` queue so a surge of PDFs cannot hold up the
+    pipeline's quick steps (and the other way round). Without it the message
+    goes to `pipeline`, whose workers can run every step.
+    """
+    from orders.models import Order
     from orders.tasks import advance_order
 
+    queue = "documents" if status == Order.Status.DOCUMENTING else "pipeline"
     try:
         # retry=False: one bounded attempt (the broker timeouts are in settings), not kombu's retry loop.
-        advance_order.apply_async(args=[order_id], retry=False)
+        advance_order.apply_async(args=[order_id], queue=queue, retry=False)
     except Exception:  # noqa: BLE001 — any publish failure must leave the committed order alone
         logger.warning("could not publish order %s to the broker; the sweeper will pick it up", order_id, exc_info=True)
         return False

@@ -1,10 +1,12 @@
 """Demo catalog, customers and staff. Safe to run again: it updates what exists."""
 
+from datetime import time
+
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from licensing.models import Customer, PriceTier, Product
+from licensing.models import Customer, PriceTier, Product, WorkHoursPolicy
 
 PRODUCTS = [
     {
@@ -61,6 +63,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self._products()
         self._customers()
+        self._work_hours_policies()
         self._staff()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Staff users {', '.join(ROLES)} and admin, password {DEMO_PASSWORD!r}."))
 
@@ -97,6 +100,20 @@ class Command(BaseCommand):
                     "address": "東京都港区芝公園4-2-8",
                 },
             )
+
+    def _work_hours_policies(self):
+        # DEMO2 shows 労務管理: license use outside weekday office hours is warned about.
+        WorkHoursPolicy.objects.update_or_create(
+            customer=Customer.objects.get(code="DEMO2"),
+            defaults={
+                "mode": WorkHoursPolicy.Mode.WARN,
+                "time_zone": "Asia/Tokyo",
+                "working_days": [1, 2, 3, 4, 5],
+                "start_time": time(9, 0),
+                "end_time": time(18, 0),
+                "is_active": True,
+            },
+        )
 
     def _staff(self):
         for role in ROLES:

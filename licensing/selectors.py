@@ -1,0 +1,175 @@
+"""Reads of the licensing app: seats derived from the ledger, and license validation."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from licensing.models import (
+    JAPAN,
+    Customer,
+    LicenseKey,
+    Product,
+    SeatLedgerEntry,
+    Subscription,
+    WorkHoursPolicy,
+)
+
+
+def subscription_seats(*, subscription: Subscription) -> int:
+    """Seats are never stored: they are the sum of the subscription's ledger."""
+    return SeatLedgerEntry.objects.filter(subscription=subscription).aggregate(total=Sum("quantity"))["total"] or 0
+
+
+def with_seats(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
+    """Annotate `seats` with a correlated subquery: one query, and no row multiplication if joins are added later."""
+    ledger_sum = (
+        SeatLedgerEntry.objects.filter(subscription=OuterRef("pk"))
+        .order_by()
+        .values("subscription")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    return subscriptions.annotate(seats=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), Value(0)))
+
+
+def customer_subscriptions(*, customer: Customer) -> QuerySet[Subscription]:
+    """The customer's subscriptions by SKU, with `seats` and `active_keys` (unrevoked keys, prefetched)."""
+    active_keys = Prefetch(
+        "license_keys", queryset=LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id"), to_attr="active_keys"
+    )
+    subscriptions = Subscription.objects.filter(customer=customer).select_related("product").prefetch_related(active_keys)
+    return with_seats(subscriptions).order_by("product__sku")
+
+
+def seats_by_product(*, customer: Customer) -> dict[int, int]:
+    """product id → current seats of the customer, in one grouped query."""
+    rows = (
+        SeatLedgerEntry.objects.filter(subscription__customer=customer)
+        .order_by()
+        .values("subscription__product_id")
+        .annotate(total=Sum("quantity"))
+    )
+    return {row["subscription__product_id"]: row["total"] for row in rows}
+
+
+def addon_seat_excess(*, customer: Customer, additions: dict[str, int]) -> list[str]:
+    """SKUs of add-ons in `additions` whose seats would exceed their base product's seats once
+    `additions` (sku → seats to add) were provisioned, counting base seats added by the same order.
+
+    Only add-ons the order adds to are checked: an order that adds base seats
+    alone can only reduce an excess. Unknown SKUs are left to the unknown-SKU
+    rule, and an add-on without a configured base has nothing to exceed. Two queries.
+    """
+    addons = Product.objects.filter(sku__in=additions, kind=Product.Kind.ADDON, base_product__isnull=False).select_related(
+        "base_product"
+    )
+    current = seats_by_product(customer=customer)
+    excess = []
+    for addon in addons:
+        addon_seats = current.get(addon.pk, 0) + additions[addon.sku]
+        base_seats = current.get(addon.base_product_id, 0) + additions.get(addon.base_product.sku, 0)
+        if addon_seats > base_seats:
+            excess.append(addon.sku)
+    return sorted(excess)
+
+
+@dataclass(frozen=True)
+class LicenseDecision:
+    valid: bool
+    code: str
+    mode: str | None = None  # the work-hours mode, only with OUTSIDE_WORKING_HOURS
+
+
+class DecisionCode:
+    VALID = "VALID"
+    OUTSIDE_WORKING_HOURS = "OUTSIDE_WORKING_HOURS"
+    EXPIRED = "EXPIRED"
+    SUSPENDED = "SUSPENDED"
+    SEAT_LIMIT = "SEAT_LIMIT"
+    UNKNOWN_KEY = "UNKNOWN_KEY"
+
+    ALL = (VALID, OUTSIDE_WORKING_HOURS, EXPIRED, SUSPENDED, SEAT_LIMIT, UNKNOWN_KEY)
+
+
+def normalize_license_key(key: str) -> str:
+    """People paste keys with spaces or in lower case; the stored form is upper case."""
+    return key.strip().upper()
+
+
+def license_validate(*, customer: Customer, key: str, at: datetime | None = None) -> LicenseDecision:
+    """May this customer's user start the license `key` at `at` (default now)?
+
+    Checked in this order, the first failing check answers:
+      1. UNKNOWN_KEY — no such key for this customer. Another customer's key
+         answers the same, so keys of others are never confirmed to exist.
+      2. SUSPENDED — the key is revoked or the subscription suspended (a staff
+         decision outranks everything the calendar says).
+      3. EXPIRED — `at`, as a date in Japan, is after the term's last day.
+      4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
+         an add-on with more seats than the customer's base subscription.
+      5. OUTSIDE_WORKING_HOURS — an active work-hours policy and `at` outside
+         it, in the policy's time zone; mode "warn" is still valid, "block" not.
+         Last, because it is the only check that may still allow use.
+      6. VALID.
+    """
+    at = _aware(at or timezone.now())
+    license_key = (
+        LicenseKey.objects.select_related("subscription__product")
+        .filter(key=normalize_license_key(key), subscription__customer=customer)
+        .first()
+    )
+    if license_key is None:
+        return LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY)
+    subscription = license_key.subscription
+    if license_key.is_revoked or subscription.status == Subscription.Status.SUSPENDED:
+        return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
+    if at.astimezone(JAPAN).date() > subscription.term_end:
+        return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
+    if not _has_seats(subscription):
+        return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
+    policy = WorkHoursPolicy.objects.filter(customer=customer, is_active=True).first()
+    if policy is not None and not work_hours_contain(policy=policy, at=at):
+        return LicenseDecision(
+            valid=policy.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=policy.mode
+        )
+    return LicenseDecision(valid=True, code=DecisionCode.VALID)
+
+
+def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
+    """Is `at` on a working day, at or after the start and before the end, in the policy's zone?"""
+    local = _aware(at).astimezone(policy.zone)
+    return local.isoweekday() in policy.working_days and policy.start_time <= local.time() < policy.end_time
+
+
+def _has_seats(subscription: Subscription) -> bool:
+    seats = subscription_seats(subscription=subscription)
+    if seats <= 0:
+        return False
+    product = subscription.product
+    if product.kind != Product.Kind.ADDON or product.base_product_id is None:
+        return True
+    base_seats = (
+        SeatLedgerEntry.objects.filter(
+            subscription__customer_id=subscription.customer_id, subscription__product_id=product.base_product_id
+        ).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
+    return seats <= base_seats
+
+
+def _aware(at: datetime) -> datetime:
+    # A time without an offset is read as Japan time, like everything else in Orderdesk.
+    return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
+
+
+def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:
+    """The ledger oldest first, each entry with `seats_after`: the running balance after it."""
+    entries = list(SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id"))
+    balance = 0
+    for entry in entries:
+        balance += entry.quantity
+        entry.seats_after = balance
+    return entries

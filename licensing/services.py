@@ -1,0 +1,188 @@
+"""Writes of the licensing app: seats through the append-only ledger, license keys.
+
+Every write is idempotent per `reference` (the cause, e.g. "order-line:1234"):
+the reference is unique in the database, so a Celery step that runs twice, or
+two workers racing on one message, record it once. The unique index decides
+the race — no lock, no "check then insert" that two transactions could both pass.
+"""
+
+import calendar
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import TypeVar
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from licensing.models import (
+    JAPAN,
+    Customer,
+    LicenseKey,
+    Product,
+    SeatLedgerEntry,
+    Subscription,
+    generate_license_key,
+)
+
+Row = TypeVar("Row", bound=models.Model)
+
+
+class LedgerError(ValueError):
+    """A seat change that cannot be recorded as asked."""
+
+
+class ReferenceConflict(LedgerError):
+    """The reference was already recorded, for something else: a caller bug, never silently merged."""
+
+
+class SeatsBelowZero(LedgerError):
+    pass
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it is shorter (Jan 31 + 1 → Feb 28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def term_end_for(*, term_start: date, term_months: int) -> date:
+    """A 12-month term from 2026-04-01 ends on 2027-03-31."""
+    return add_months(term_start, term_months) - timedelta(days=1)
+
+
+def japan_today() -> date:
+    return timezone.localdate(timezone=JAPAN)
+
+
+def subscription_get_or_create(*, customer: Customer, product: Product, term_start: date | None = None) -> Subscription:
+    """The customer's subscription for the product; the first one starts its term at `term_start`.
+
+    An existing subscription keeps its term: more seats join the running term.
+    get_or_create is race-safe here because (customer, product) is unique: the
+    loser of a concurrent insert gets the IntegrityError and reads the winner's row.
+    """
+    start = term_start or japan_today()
+    subscription, _created = Subscription.objects.get_or_create(
+        customer=customer,
+        product=product,
+        defaults={"term_start": start, "term_end": term_end_for(term_start=start, term_months=product.term_months)},
+    )
+    return subscription
+
+
+def seats_provision(
+    *,
+    customer: Customer,
+    product: Product,
+    quantity: int,
+    reference: str,
+    term_start: date | None = None,
+    reason: str = "",
+) -> SeatLedgerEntry:
+    """Add `quantity` seats for the order line identified by `reference`, once.
+
+    A second call with the same reference returns the first entry and counts
+    nothing. Creates the Subscription on first provisioning (term from
+    `term_start`, default today in Japan, for product.term_months months).
+    """
+    if quantity < 1:
+        raise LedgerError(f"provisioning adds at least one seat, got {quantity}")
+    existing = SeatLedgerEntry.objects.select_related("subscription").filter(reference=reference).first()
+    if existing is not None:
+        return _same_entry(existing, customer=customer, product=product, quantity=quantity)
+    subscription = subscription_get_or_create(customer=customer, product=product, term_start=term_start)
+    entry = _create_once(
+        SeatLedgerEntry,
+        reference=reference,
+        create=lambda: SeatLedgerEntry.objects.create(
+            subscription=subscription, quantity=quantity, reference=reference, reason=reason or f"provisioned for {reference}"
+        ),
+    )
+    return _same_entry(entry, customer=customer, product=product, quantity=quantity)
+
+
+def seats_adjust(*, subscription: Subscription, quantity: int, reference: str, reason: str) -> SeatLedgerEntry:
+    """Record a correction (usually negative: seats returned or provisioned by mistake), once per reference.
+
+    The subscription row is locked while the balance is checked, so two
+    concurrent removals cannot together take it below zero.
+    """
+    if quantity == 0:
+        raise LedgerError("an adjustment changes at least one seat")
+    if not reason:
+        raise LedgerError("an adjustment needs a reason: the ledger is the audit trail")
+    with transaction.atomic():
+        Subscription.objects.select_for_update().filter(pk=subscription.pk).first()
+        existing = SeatLedgerEntry.objects.filter(reference=reference).first()
+        if existing is not None:
+            if existing.subscription_id != subscription.pk or existing.quantity != quantity:
+                raise ReferenceConflict(f"{reference} is already recorded as {existing.quantity:+d} seats elsewhere")
+            return existing
+        balance = SeatLedgerEntry.objects.filter(subscription=subscription).aggregate(total=Sum("quantity"))["total"] or 0
+        if balance + quantity < 0:
+            raise SeatsBelowZero(f"{subscription} has {balance} seats; removing {-quantity} would leave {balance + quantity}")
+        return _create_once(
+            SeatLedgerEntry,
+            reference=reference,
+            create=lambda: SeatLedgerEntry.objects.create(
+                subscription=subscription, quantity=quantity, reference=reference, reason=reason
+            ),
+        )
+
+
+def license_key_issue(*, subscription: Subscription, reference: str) -> LicenseKey:
+    """Issue a random key for the subscription, once per reference (issuing again returns the same key)."""
+    existing = LicenseKey.objects.filter(reference=reference).first()
+    if existing is None:
+        existing = _create_once(LicenseKey, reference=reference, create=lambda: _insert_key(subscription, reference))
+    if existing.subscription_id != subscription.pk:
+        raise ReferenceConflict(f"{reference} already has key {existing.key} for another subscription")
+    return existing
+
+
+def _insert_key(subscription: Subscription, reference: str, attempts: int = 5) -> LicenseKey:
+    # With 100 random bits a collision is all but impossible, yet the unique
+    # index would turn one into an error: draw again instead. A clash on the
+    # reference is not retried here; _create_once resolves that one.
+    for _attempt in range(attempts):
+        key = generate_license_key()
+        if not LicenseKey.objects.filter(key=key).exists():
+            return LicenseKey.objects.create(subscription=subscription, key=key, reference=reference)
+    raise RuntimeError(f"no unused license key after {attempts} draws; is the generator broken?")
+
+
+def license_key_revoke(*, license_key: LicenseKey) -> bool:
+    """Revoke a key; False if it already was (compare-and-set, safe to repeat)."""
+    now = timezone.now()
+    revoked = LicenseKey.objects.filter(pk=license_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        license_key.revoked_at = now
+    return bool(revoked)
+
+
+def _create_once(model: type[Row], *, reference: str, create: Callable[[], Row]) -> Row:
+    """Insert a row keyed by a unique `reference`, or return the row a concurrent caller inserted first.
+
+    The insert runs in a savepoint so that losing the race leaves an enclosing
+    transaction usable. On PostgreSQL the loser's INSERT waits for the winner
+    to commit, then fails on the unique index, and the read below sees the row.
+    """
+    try:
+        with transaction.atomic():
+            return create()
+    except IntegrityError:
+        existing = model.objects.filter(reference=reference).first()
+        if existing is None:
+            raise  # another constraint failed, not the reference
+        return existing
+
+
+def _same_entry(entry: SeatLedgerEntry, *, customer: Customer, product: Product, quantity: int) -> SeatLedgerEntry:
+    subscription = entry.subscription
+    if subscription.customer_id != customer.pk or subscription.product_id != product.pk or entry.quantity != quantity:
+        raise ReferenceConflict(
+            f"{entry.reference} is already recorded as {entry.quantity:+d} seats of subscription {subscription.pk}"
+        )
+    return entry

@@ -1,0 +1,80 @@
+"""The order's quote PDF (御見積書): freeze the order into a QuoteDocument, render it, store it once."""
+
+import hashlib
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from licensing.models import Customer
+from licensing.pricing import LineAmount, document_totals
+from orders.models import Order, OrderDocument, order_document_path
+from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, RenderedDocument, TaxRow
+
+
+def order_quote_document(*, order: Order, issue_date: date | None = None) -> QuoteDocument:
+    """The order as a quote document: its frozen lines, tax per rate, the issuer from settings."""
+    issue_date = issue_date or timezone.localdate()
+    lines = list(order.lines.all())
+    totals = document_totals([LineAmount(amount=line.amount, tax_rate=line.tax_rate) for line in lines])
+    return QuoteDocument(
+        number=order.number,
+        issue_date=issue_date,
+        valid_until=issue_date + timedelta(days=settings.ORDER_QUOTE_VALIDITY_DAYS),
+        recipient_name=order.customer.name,
+        recipient_is_company=order.customer.honorific == Customer.Honorific.COMPANY,
+        issuer=Issuer(**settings.ORDERDESK_ISSUER),
+        lines=tuple(
+            DocumentLine(
+                name=line.product_name,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                tax_rate=line.tax_rate,
+            )
+            for line in lines
+        ),
+        tax_rows=tuple(TaxRow(rate=row.rate, subtotal=row.subtotal, tax=row.tax) for row in totals.tax_rows),
+        subtotal=totals.subtotal,
+        tax=totals.tax,
+        total=totals.total,
+        payment_terms=settings.ORDER_PAYMENT_TERMS,
+        notes=_notes(order),
+    )
+
+
+def order_quote_render(*, order: Order) -> OrderDocument:
+    """Render and store the order's quote PDF, unless it is already stored (a re-run renders nothing)."""
+    existing = OrderDocument.objects.filter(order=order, kind=OrderDocument.Kind.QUOTE).first()
+    if existing is not None:
+        return existing
+    rendered = QuotePdfRenderer().render(order_quote_document(order=order))
+    return order_document_store(order=order, kind=OrderDocument.Kind.QUOTE, rendered=rendered)
+
+
+def order_document_store(*, order: Order, kind: str, rendered: RenderedDocument) -> OrderDocument:
+    """Store the bytes through the default storage and record them, once per order and kind."""
+    document = OrderDocument(
+        order=order, kind=kind, content_type=rendered.content_type, sha256=hashlib.sha256(rendered.content).hexdigest()
+    )
+    # A file left by an attempt whose transaction rolled back (a killed worker)
+    # would make the storage pick another name: replace it instead.
+    path = order_document_path(document, rendered.filename)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    document.file.save(rendered.filename, ContentFile(rendered.content), save=False)
+    try:
+        with transaction.atomic():
+            document.save()
+    except IntegrityError:
+        return OrderDocument.objects.get(order=order, kind=kind)
+    return document
+
+
+def _notes(order: Order) -> str:
+    notes = f"貴社注文番号: {order.po_number}"
+    return f"{notes}\n{order.notes}" if order.notes.strip() else notes

@@ -1,0 +1,211 @@
+"""Real Celery workers and private Redis servers for the pipeline tests.
+
+A worker is `celery -A orderdesk worker` in a subprocess, pointed at the test
+database (pytest-django's `test_<name>`) and at a broker. A private
+redis-server runs on a free port with no persistence, so a test may kill and
+restart it without touching the shared Redis.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from orderdesk.celery import app as celery_app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+def wait_for(condition, *, timeout: float, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def database_url_for_workers() -> str:
+    """The URL of the database the tests run on, for processes started by a test."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free loopback port, memory only."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10, message=f"redis-server on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL: everything in its memory, queued messages included, is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart_empty(self) -> None:
+        self.kill()
+        self.start()
+
+    def queue_length(self, queue: str) -> int:
+        return int(self._cli("LLEN", queue) or 0)
+
+    def _answers(self) -> bool:
+        return self._cli("PING") == "PONG"
+
+    def _cli(self, *args: str) -> str:
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5, check=False
+        )
+        return result.stdout.strip()
+
+
+class Worker:
+    """One `celery worker` process (prefork) on the pipeline and documents queues."""
+
+    def __init__(self, *, broker_url: str, log_dir: Path, concurrency: int = 2, beat: bool = False, env: dict | None = None):
+        self.broker_url = broker_url
+        self.concurrency = concurrency
+        self.beat = beat
+        self.extra_env = env or {}
+        self.name = f"test-{uuid.uuid4().hex[:8]}"
+        self.log_path = log_dir / f"{self.name}.log"
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_workers(),
+            "CELERY_BROKER_URL": self.broker_url,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CACHE_URL": "locmem://",
+            # Short enough for a test to watch the sweeper work.
+            "ORDER_STUCK_AFTER_SECONDS": "2",
+            "ORDER_SWEEP_INTERVAL_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+            **self.extra_env,
+        }
+        command = [
+            CELERY, "-A", "orderdesk", "worker", "--pool", "prefork", "--concurrency", str(self.concurrency),
+            "--queues", "pipeline,documents", "--hostname", f"{self.name}@%h", "--loglevel", "INFO",
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
+        ]  # fmt: skip
+        if self.beat:
+            command += ["--beat", "--schedule", str(self.log_dir / f"{self.name}-beat-schedule")]
+        with open(self.log_path, "wb") as log:
+            # Its own session, so the whole worker (pool and beat included) can be killed as one group.
+            self.process = subprocess.Popen(
+                command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(self._ready, timeout=60, interval=0.2, message=f"worker {self.name} to be ready")
+        return self
+
+    def pool_processes(self) -> list[int]:
+        """PIDs of the worker's child processes (the prefork pool, and beat when embedded)."""
+        return [pid for pid in _children(self.process.pid)]
+
+    def kill_child(self) -> int:
+        """SIGKILL the one pool process (use concurrency=1 and no beat): the process running the task."""
+        children = self.pool_processes()
+        assert len(children) == 1, f"expected one pool process, found {children}"
+        os.kill(children[0], signal.SIGKILL)
+        return children[0]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process, pool and beat, as a crash or the OOM killer would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+        return " ready." in self.log()
+
+
+def _children(parent_pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: the ppid follows the last ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent_pid:
+            children.append(int(entry.name))
+    return children
+
+
+@contextlib.contextmanager
+def publishing_to(broker_url: str):
+    """Point this (test) process's Celery app at another broker for the duration."""
+    saved = celery_app.conf.broker_url, celery_app.conf.broker_write_url
+
+    def reset_pools():
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    reset_pools()
+    celery_app.conf.broker_url = celery_app.conf.broker_write_url = broker_url
+    try:
+        yield
+    finally:
+        reset_pools()
+        celery_app.conf.broker_url, celery_app.conf.broker_write_url = saved
+
+
+def redis_server_available() -> bool:
+    return shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
