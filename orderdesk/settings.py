@@ -255,6 +255,20 @@ ORDER_PAYMENT_TERMS = env_str("ORDER_PAYMENT_TERMS", "月末締め翌月末払�
 # long per order line, so a test can kill the worker mid-step. Never set it in production.
 ORDERDESK_TEST_PROVISION_DELAY_MS = env_int("ORDERDESK_TEST_PROVISION_DELAY_MS", 0, minimum=0)
 
+# --- The shared backlog (staff pages under /backlog/) -----------------------------
+
+# An order's age (since it was received) colours it: fresh below the first
+# threshold, ageing below the second, overdue from then on.
+BACKLOG_SLA_AGEING_MINUTES = env_int("BACKLOG_SLA_AGEING_MINUTES", 4 * 60, minimum=1)
+BACKLOG_SLA_OVERDUE_MINUTES = env_int("BACKLOG_SLA_OVERDUE_MINUTES", 24 * 60, minimum=1)
+if BACKLOG_SLA_AGEING_MINUTES >= BACKLOG_SLA_OVERDUE_MINUTES:
+    raise ImproperlyConfigured("BACKLOG_SLA_AGEING_MINUTES must be shorter than BACKLOG_SLA_OVERDUE_MINUTES")
+# A claim nobody acted on for this long lapses: Next and others may take the order.
+BACKLOG_CLAIM_IDLE_MINUTES = env_int("BACKLOG_CLAIM_IDLE_MINUTES", 15, minimum=1)
+BACKLOG_PAGE_SIZE = env_int("BACKLOG_PAGE_SIZE", 50, minimum=5)
+# How often the open backlog page refreshes its counts and list (htmx polling).
+BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
+
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

@@ -6,6 +6,7 @@ from orderdesk import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("backlog/", include("orders.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
