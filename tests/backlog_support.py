@@ -13,8 +13,9 @@ from tests.factories import OrderFactory
 PASSWORD = "pw-for-tests"
 
 
-def make_staff(username: str, *roles: str) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD)
+def make_staff(username: str, *roles: str, password: str | None = None) -> User:
+    """A staff user with roles. Without a password it signs in with force_login (hashing is slow)."""
+    user = User.objects.create_user(username=username, password=password)
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
