@@ -4,27 +4,16 @@ import time
 
 import pytest
 
-from orderdesk.celery import app as celery_app
 from orders.models import Order
 from tests.conftest import order_body
+from tests.workers import publishing_to
 
 
 @pytest.fixture
 def unreachable_broker():
     """Point the Celery app at a port where nothing listens, then restore it."""
-    saved = celery_app.conf.broker_url, celery_app.conf.broker_write_url
-
-    def reset_pools():
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    reset_pools()
-    celery_app.conf.broker_url = celery_app.conf.broker_write_url = "redis://127.0.0.1:9/0"
-    yield
-    reset_pools()
-    celery_app.conf.broker_url, celery_app.conf.broker_write_url = saved
+    with publishing_to("redis://127.0.0.1:9/0"):
+        yield
 
 
 @pytest.mark.django_db(transaction=True)

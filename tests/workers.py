@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from kombu import pools as kombu_pools
 from django.db import connection
 
 from orderdesk.celery import app as celery_app
@@ -193,8 +194,9 @@ def publishing_to(broker_url: str):
     saved = celery_app.conf.broker_url, celery_app.conf.broker_write_url
 
     def reset_pools():
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        # kombu keeps connection and producer pools in a process-wide registry
+        # keyed by URL: clear it, or a closed pool would be handed out again later.
+        kombu_pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
