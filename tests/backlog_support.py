@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from licensing.pricing import LineAmount, document_totals, product_unit_price
-from orders.models import Order, OrderLine, ReviewReason
+from orders.models import Order, OrderEvent, OrderLine, ReviewReason
 from tests.factories import OrderFactory
 
 PASSWORD = "pw-for-tests"
@@ -47,8 +47,19 @@ def held_order(
         amounts.append(LineAmount(amount=unit_price * quantity, tax_rate=product.tax_rate))
     totals = document_totals(amounts)
     Order.objects.filter(pk=order.pk).update(subtotal=totals.subtotal, tax=totals.tax, total=totals.total)
+    _timeline(order, created)
     order.refresh_from_db()
     return order
+
+
+def _timeline(order: Order, created) -> None:
+    """The events the API and the pipeline would have written on the way to the order's status."""
+    OrderEvent.objects.create(order=order, created_at=created, actor_label=f"api:{order.customer.code}", to_status="received", reason="order received")
+    if order.status != Order.Status.RECEIVED:
+        OrderEvent.objects.create(
+            order=order, created_at=created + timedelta(seconds=1), actor_label="pipeline", from_status="received",
+            to_status=order.status, reason=", ".join(order.review_reasons) or "moved on",
+        )  # fmt: skip
 
 
 @pytest.fixture
