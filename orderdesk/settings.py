@@ -268,6 +268,8 @@ BACKLOG_CLAIM_IDLE_MINUTES = env_int("BACKLOG_CLAIM_IDLE_MINUTES", 15, minimum=1
 BACKLOG_PAGE_SIZE = env_int("BACKLOG_PAGE_SIZE", 50, minimum=5)
 # How often the open backlog page refreshes its counts and list (htmx polling).
 BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
+# The counts at the top are shared by everyone with the page open and may be this old (0: never cached).
+BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimum=0)
 
 # --- Celery ----------------------------------------------------------------------
 

@@ -6,18 +6,23 @@ than the sweeper's threshold (ORDER_STUCK_AFTER_SECONDS). Every list and count
 on the backlog pages starts from `backlog_orders`.
 """
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from orders.models import Order, ReviewReason
-from orders.permissions import reason_q, with_reasons_text
+from orders.permissions import with_reasons_text
 from orders.rules import OPEN_EXCLUDED_STATUSES
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
+# Every status an order in the backlog can have: the predicate of the partial index
+# `order_open_oldest` (orders/models.py), which keeps the backlog fast at any volume.
+OPEN_STATUSES = (*DECISION_STATUSES, *sorted(Order.MOVING_STATUSES))
 
 
 class AgeBand:
@@ -35,8 +40,9 @@ def stuck_q(now: datetime) -> Q:
 
 
 def backlog_q(now: datetime) -> Q:
-    # Both halves are served by the (status, status_changed_at) index.
-    return Q(status__in=DECISION_STATUSES) | stuck_q(now)
+    # The plain `status IN (open)` lets PostgreSQL see that the partial index
+    # order_open_oldest covers the query; it cannot prove that from the OR alone.
+    return Q(status__in=OPEN_STATUSES) & (Q(status__in=DECISION_STATUSES) | stuck_q(now))
 
 
 def backlog_orders(*, now: datetime | None = None) -> QuerySet[Order]:
@@ -94,31 +100,80 @@ class BacklogCounts:
     by_age: dict[str, int]
 
 
+COUNTS_CACHE_KEY = "backlog:counts"
+
+
 def backlog_counts(*, user, now: datetime | None = None) -> BacklogCounts:
-    """Counts for the top of the page: totals, per reason, per age band, claims. One aggregate query."""
+    """The counts for this user: the shared counts (cached for a few seconds) and the user's own claims.
+
+    In a surge dozens of people keep the page open and it refreshes itself:
+    the shared counts are computed at most once per BACKLOG_COUNTS_CACHE_SECONDS
+    for all of them. `forget_backlog_counts` drops them after a staff action,
+    so the person who acted sees the new numbers at once.
+    """
     now = now or timezone.now()
-    aggregates = {
-        "total": Count("pk"),
-        "needs_review": Count("pk", filter=Q(status=Order.Status.NEEDS_REVIEW)),
-        "failed": Count("pk", filter=Q(status=Order.Status.FAILED)),
-        "stuck": Count("pk", filter=stuck_q(now)),
-        "unclaimed": Count("pk", filter=unclaimed_q(now)),
-        "mine": Count("pk", filter=active_claim_q(now) & Q(claimed_by=user)),
-    }
-    for code in ReviewReason.values:
-        aggregates[f"reason_{code}"] = Count("pk", filter=reason_q(code))
-    for band, band_q in age_band_ranges(now).items():
-        aggregates[f"age_{band}"] = Count("pk", filter=band_q)
-    row = backlog_orders(now=now).aggregate(**aggregates)
+    shared = None
+    if settings.BACKLOG_COUNTS_CACHE_SECONDS:
+        shared = cache.get(COUNTS_CACHE_KEY)
+    if shared is None:
+        shared = shared_backlog_counts(now=now)
+        if settings.BACKLOG_COUNTS_CACHE_SECONDS:
+            cache.set(COUNTS_CACHE_KEY, shared, settings.BACKLOG_COUNTS_CACHE_SECONDS)
+    mine = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user).count()
+    return replace(shared, mine=mine)
+
+
+def forget_backlog_counts() -> None:
+    cache.delete(COUNTS_CACHE_KEY)
+
+
+def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
+    """Counts for the top of the page: totals, per reason, per age band, unclaimed. One query.
+
+    The database groups the backlog by what the counts need (status, reasons,
+    stuck, claim, age band): a few dozen groups however many orders wait,
+    computed in one pass. Python then adds the groups up; an order with two
+    reasons counts once under each.
+    """
+    now = now or timezone.now()
+    bands = age_band_ranges(now)
+    groups = (
+        backlog_orders(now=now)
+        .annotate(
+            is_stuck=Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
+            claim=Case(When(unclaimed_q(now), then=Value("unclaimed")), default=Value("claimed")),
+            band=Case(
+                When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
+                When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
+                default=Value(AgeBand.OVERDUE),
+            ),
+        )
+        .order_by()
+        .values("status", "review_reasons", "is_stuck", "claim", "band")
+        .annotate(orders=Count("pk"))
+    )
+    by_status: Counter = Counter()
+    by_claim: Counter = Counter()
+    by_reason: Counter = Counter({code: 0 for code in ReviewReason.values})
+    by_age: Counter = Counter({band: 0 for band in (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)})
+    stuck = 0
+    for group in groups:
+        n = group["orders"]
+        by_status[group["status"]] += n
+        by_claim[group["claim"]] += n
+        by_age[group["band"]] += n
+        stuck += n if group["is_stuck"] else 0
+        for code in set(group["review_reasons"] or []):
+            by_reason[code] += n
     return BacklogCounts(
-        total=row["total"],
-        needs_review=row["needs_review"],
-        failed=row["failed"],
-        stuck=row["stuck"],
-        unclaimed=row["unclaimed"],
-        mine=row["mine"],
-        by_reason={code: row[f"reason_{code}"] for code in ReviewReason.values},
-        by_age={band: row[f"age_{band}"] for band in (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)},
+        total=sum(by_status.values()),
+        needs_review=by_status[Order.Status.NEEDS_REVIEW],
+        failed=by_status[Order.Status.FAILED],
+        stuck=stuck,
+        unclaimed=by_claim["unclaimed"],
+        mine=0,
+        by_reason=dict(by_reason),
+        by_age=dict(by_age),
     )
 
 

@@ -58,6 +58,11 @@ class BacklogFilter(django_filters.FilterSet):
         self.user = user
         self.now = timezone.now()
 
+    def narrows(self) -> bool:
+        """Does any filter leave orders out? (Sorting does not.)"""
+        self.is_valid()
+        return any(value not in (None, "") for name, value in self.form.cleaned_data.items() if name != "sort")
+
     @property
     def qs(self):
         orders = super().qs

@@ -7,9 +7,9 @@ with the order desk. Views, bulk actions, Next and the services all ask here.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, TextField
 from django.db.models.functions import Cast
-from django.db.models import TextField
 from django.utils.translation import gettext_lazy as _
 
 from orderdesk.roles import HELPER, MANAGER, ORDER_DESK, has_role
@@ -58,15 +58,19 @@ def ensure_may_handle(user, order: Order) -> None:
 
 
 def reason_q(code: str) -> Q:
-    """Orders whose review_reasons include `code`.
+    """Orders whose review_reasons include `code` (the queryset must come through `with_reasons_text`).
 
-    The JSON array is matched as text ('"CODE"' with its quotes), which works
-    the same on PostgreSQL and SQLite; JSON containment has no SQLite lookup.
+    PostgreSQL answers with jsonb containment (@>). SQLite has no containment
+    lookup: there the JSON array is matched as text, '"CODE"' with its quotes.
     """
+    if connection.features.supports_json_field_contains:
+        return Q(review_reasons__contains=[code])
     return Q(reasons_text__contains=f'"{code}"')
 
 
 def with_reasons_text(orders):
+    if connection.features.supports_json_field_contains:
+        return orders
     return orders.annotate(reasons_text=Cast("review_reasons", output_field=TextField()))
 
 

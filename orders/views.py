@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
 from orderdesk.roles import BACKLOG_ROLES, role_required
-from orders.backlog import backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, is_in_backlog
+from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog
 from orders.filters import BacklogFilter
 from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
 from orders.models import Order, OrderDocument
@@ -31,15 +31,22 @@ backlog_staff = role_required(*BACKLOG_ROLES)
 @require_GET
 def backlog(request):
     now = timezone.now()
+    counts = backlog_counts(user=request.user, now=now)
     filterset = BacklogFilter(request.GET, queryset=backlog_orders(now=now), user=request.user)
-    page = Paginator(backlog_page_rows(filterset.qs), settings.BACKLOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    for order in page:
+    paginator = Paginator(backlog_page_rows(filterset.qs), settings.BACKLOG_PAGE_SIZE)
+    if not filterset.narrows():
+        paginator.count = counts.total  # the whole backlog: already counted (a cached_property, set here)
+    page = paginator.get_page(request.GET.get("page"))
+    detail_base = reverse("orders:backlog")
+    for order in page:  # worked out once here, not per row in the template
         order.may_handle = user_may_handle(request.user, order)
         order.claim_active = claim_is_active(order, now)
+        order.band = age_band(order.created_at, now)
+        order.detail_url = f"{detail_base}{order.number}/"
     context = {
         "filter": filterset,
         "page": page,
-        "counts": backlog_counts(user=request.user, now=now),
+        "counts": counts,
         "refresh_seconds": settings.BACKLOG_REFRESH_SECONDS,
         "query_without_page": _query_without(request, "page"),
     }
@@ -52,6 +59,7 @@ def backlog(request):
 @require_POST
 def backlog_next(request):
     order = claims.order_claim_next(user=request.user)
+    forget_backlog_counts()
     if order is None:
         messages.info(request, _("Nothing left for you: every order you may handle is claimed or done."))
         return redirect("orders:backlog")
@@ -120,6 +128,7 @@ def _order_action(form_class=None):
             except ActionRefused as refusal:
                 messages.error(request, refusal.message)
                 return redirect("orders:detail", number=order.number)
+            forget_backlog_counts()
             messages.success(request, message)
             return redirect("orders:backlog") if goto_backlog else redirect("orders:detail", number=order.number)
 
@@ -183,6 +192,7 @@ def order_edit(request, number):
     except ActionRefused as refusal:
         messages.error(request, refusal.message)
     else:
+        forget_backlog_counts()
         messages.success(request, _("Lines of order %(number)s saved; totals and reasons updated.") % {"number": order.number})
     return redirect("orders:detail", number=order.number)
 
@@ -213,6 +223,7 @@ def backlog_bulk(request):
         return redirect(request.POST.get("next") or reverse("orders:backlog"))
     action = form.cleaned_data["action"]
     results = _run_bulk(request.user, action, form.cleaned_data["orders"], form.cleaned_data["reason"])
+    forget_backlog_counts()
     context = {
         "action_label": dict(BulkForm.ACTIONS)[action],
         "results": results,

@@ -266,14 +266,14 @@ class TestList:
         assert '<strong>1</strong> 与信限度額の超過' in page.replace("\n", "") or "与信" in page
 
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
-        from orders.backlog import backlog_counts
+        from orders.backlog import shared_backlog_counts
 
         held_order(customer, catalog, po_number="1", reasons=[ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="2", reasons=[ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="3", status=Order.Status.FAILED, reasons=[])
 
         with CaptureQueriesContext(connection) as queries:
-            counts = backlog_counts(user=order_desk)
+            counts = shared_backlog_counts(now=timezone.now())
 
         assert len(queries) == 1
         assert (counts.total, counts.needs_review, counts.failed) == (3, 2, 1)
@@ -281,6 +281,7 @@ class TestList:
         assert counts.by_reason["SUSPECTED_DUPLICATE"] == 0
 
     def test_the_number_of_queries_does_not_grow_with_the_page_size(self, client, customer, catalog, order_desk, settings):
+        settings.BACKLOG_COUNTS_CACHE_SECONDS = 0
         for i in range(30):
             held_order(customer, catalog, po_number=f"PO-{i}", lines=[("SRA-1Y", 10), ("RDA-1Y", 5)])
         client.force_login(order_desk)
@@ -292,6 +293,17 @@ class TestList:
             return len(queries)
 
         assert queries_for(5) == queries_for(30)
+
+    def test_the_shared_counts_are_cached_briefly_and_forgotten_after_an_action(self, client, customer, catalog, order_desk):
+        order = held_order(customer, catalog)
+        client.force_login(order_desk)
+        assert "<strong>1</strong> 件 対応待ち" in self.rows(client)
+        held_order(customer, catalog, po_number="LATE-1")
+        held_order(customer, catalog, po_number="LATE-2")
+
+        assert "<strong>1</strong> 件 対応待ち" in self.rows(client)  # cached for BACKLOG_COUNTS_CACHE_SECONDS
+        client.post(reverse("orders:reject", args=[order.number]), {"reason": "重複"})
+        assert "<strong>2</strong> 件 対応待ち" in self.rows(client)  # recounted after the action
 
     def test_the_htmx_refresh_returns_only_the_live_region(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
