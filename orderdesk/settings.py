@@ -285,6 +285,22 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quotes@orderdesk.example.jp")
 
+# --- The shared backlog (staff pages under /backlog/) -----------------------------
+
+# An order's age (since it was received) colours it: fresh below the first
+# threshold, ageing below the second, overdue from then on.
+BACKLOG_SLA_AGEING_MINUTES = env_int("BACKLOG_SLA_AGEING_MINUTES", 4 * 60, minimum=1)
+BACKLOG_SLA_OVERDUE_MINUTES = env_int("BACKLOG_SLA_OVERDUE_MINUTES", 24 * 60, minimum=1)
+if BACKLOG_SLA_AGEING_MINUTES >= BACKLOG_SLA_OVERDUE_MINUTES:
+    raise ImproperlyConfigured("BACKLOG_SLA_AGEING_MINUTES must be shorter than BACKLOG_SLA_OVERDUE_MINUTES")
+# A claim nobody acted on for this long lapses: Next and others may take the order.
+BACKLOG_CLAIM_IDLE_MINUTES = env_int("BACKLOG_CLAIM_IDLE_MINUTES", 15, minimum=1)
+BACKLOG_PAGE_SIZE = env_int("BACKLOG_PAGE_SIZE", 50, minimum=5)
+# How often the open backlog page refreshes its counts and list (htmx polling).
+BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
+# The counts at the top are shared by everyone with the page open and may be this old (0: never cached).
+BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimum=0)
+
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

@@ -96,6 +96,16 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_newest"),
             models.Index(fields=["status", "status_changed_at"], name="order_status_age"),
+            # The backlog lists open orders oldest first: this index holds only
+            # the (few) open orders, in that order, so a page is a short index
+            # walk however many completed orders pile up behind it.
+            models.Index(
+                fields=["created_at", "id"],
+                name="order_open_oldest",
+                condition=models.Q(
+                    status__in=["needs_review", "failed", "received", "validated", "approved", "provisioning", "documenting"]
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

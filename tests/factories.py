@@ -3,6 +3,7 @@ import datetime
 import factory
 
 from licensing.models import Customer, PriceTier, Product, Subscription, WorkHoursPolicy
+from orders.models import Order, OrderLine, ReviewReason
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -97,3 +98,32 @@ def sent_quote(**kwargs):
 
     quote = draft_quote(**kwargs)
     return quote_send(quote=quote, actor=QuoteActor.system("tests"))
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order as the pipeline leaves it for a person: `needs_review` with one reason. Add lines with OrderLineFactory."""
+
+    class Meta:
+        model = Order
+
+    number = factory.Sequence(lambda n: f"O-T-{n:06d}")
+    customer = factory.SubFactory(CustomerFactory)
+    po_number = factory.Sequence(lambda n: f"PO-T-{n:06d}")
+    status = Order.Status.NEEDS_REVIEW
+    review_reasons = factory.LazyFunction(lambda: [ReviewReason.MANUAL_APPROVAL])
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.LazyAttribute(lambda line: line.product.sku)
+    product_name = factory.LazyAttribute(lambda line: line.product.name_ja)
+    unit = "ユーザー"
+    quantity = 10
+    unit_price = 6000
+    amount = factory.LazyAttribute(lambda line: line.unit_price * line.quantity)
+    tax_rate = 10

@@ -6,7 +6,6 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from licensing.models import Customer
@@ -69,12 +68,9 @@ def order_document_store(*, order: Order, kind: str, rendered: RenderedDocument)
     path = order_document_path(document, rendered.filename)
     if default_storage.exists(path):
         default_storage.delete(path)
-    document.file.save(rendered.filename, ContentFile(rendered.content), save=False)
-    try:
-        with transaction.atomic():
-            document.save()
-    except IntegrityError:
-        return OrderDocument.objects.get(order=order, kind=kind)
+    # Callers hold the order's row lock, so no one else stores this kind meanwhile;
+    # the unique constraint on (order, kind) is the last guard.
+    document.file.save(rendered.filename, ContentFile(rendered.content), save=True)
     return document
 
 

@@ -8,10 +8,9 @@
 step has committed, enqueues the next one. A message delivered twice, a worker
 killed mid-step, or the sweeper re-enqueueing an order that was moving all
 come down to the same thing: the step reads the state again and does only
-what is left. Steps that write more than the status (provisioning,
-documenting) hold the order's row lock while they work, so two deliveries of
-one message run one after the other, never side by side; the ledger's unique
-references are the second guard.
+what is left. Every step holds the order's row lock while it works, so two
+deliveries of one message run one after the other, never side by side; the
+ledger's unique references are the second guard.
 """
 
 import logging
@@ -25,7 +24,7 @@ from orders.models import Order, OrderLine, ReviewReason
 from orders.rules import order_review_reasons
 from orders.services.documents import order_quote_render
 from orders.services.queueing import enqueue_order
-from orders.services.transitions import Actor, TransitionNotAllowed, order_transition
+from orders.services.transitions import Actor, TransitionNotAllowed, order_transition, order_transition_locked
 
 logger = logging.getLogger(__name__)
 
@@ -34,27 +33,31 @@ Status = Order.Status
 
 
 def order_advance(*, order_id: int) -> Order | None:
-    """Run the next step for the order's current state; a no-op for states a person must move."""
-    order = Order.objects.select_related("customer").filter(pk=order_id).first()
-    if order is None:
-        return None
-    step = STEPS.get(order.status)
-    if step is None:
-        return order
+    """Run the next step for the order's current state; a no-op for states a person must move.
+
+    The step runs in one transaction under the order's row lock: a second
+    delivery of the same message waits, then finds the step done and runs the
+    next one (or nothing), never the same one again.
+    """
     try:
-        return step(order=order)
-    except TransitionNotAllowed as refused:
-        # Another delivery of the same message moved the order first and enqueued what follows.
-        return refused.order
+        with transaction.atomic():
+            order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
+            if order is None:
+                return None
+            step = STEPS.get(order.status)
+            return order if step is None else step(order=order)
     except LedgerError as error:
-        return order_hold(order_id=order.pk, reason_code=ReviewReason.PROVISIONING_REFUSED, detail=str(error))
+        return order_hold(order_id=order_id, reason_code=ReviewReason.PROVISIONING_REFUSED, detail=str(error))
+
+
+# Each step below is called by order_advance with the order locked, in its transaction.
 
 
 def order_validate(*, order: Order) -> Order:
     """received → validated: run the straight-through rules and keep their reason codes on the order."""
     reasons = order_review_reasons(order=order)
-    return order_transition(
-        order_id=order.pk,
+    return order_transition_locked(
+        order=order,
         allowed_from={Status.RECEIVED},
         to_status=Status.VALIDATED,
         actor=PIPELINE,
@@ -67,15 +70,15 @@ def order_validate(*, order: Order) -> Order:
 def order_decide(*, order: Order) -> Order:
     """validated → approved when no rule found a reason, else needs_review for a person."""
     if order.review_reasons:
-        return order_transition(
-            order_id=order.pk,
+        return order_transition_locked(
+            order=order,
             allowed_from={Status.VALIDATED},
             to_status=Status.NEEDS_REVIEW,
             actor=PIPELINE,
             reason=", ".join(order.review_reasons),
         )
-    return order_transition(
-        order_id=order.pk,
+    return order_transition_locked(
+        order=order,
         allowed_from={Status.VALIDATED},
         to_status=Status.APPROVED,
         actor=PIPELINE,
@@ -86,8 +89,8 @@ def order_decide(*, order: Order) -> Order:
 
 def order_start_provisioning(*, order: Order) -> Order:
     """approved → provisioning: from here on the order can no longer be cancelled."""
-    return order_transition(
-        order_id=order.pk,
+    return order_transition_locked(
+        order=order,
         allowed_from={Status.APPROVED},
         to_status=Status.PROVISIONING,
         actor=PIPELINE,
@@ -98,36 +101,28 @@ def order_start_provisioning(*, order: Order) -> Order:
 
 def order_provision(*, order: Order) -> Order:
     """provisioning → documenting: one ledger entry and one license key per order line, once."""
-    with transaction.atomic():
-        order = _lock(order)
-        if order.status != Status.PROVISIONING:
-            return order
-        references = [_provision_line(order=order, line=line) for line in order.lines.select_related("product")]
-        return order_transition(
-            order_id=order.pk,
-            allowed_from={Status.PROVISIONING},
-            to_status=Status.DOCUMENTING,
-            actor=PIPELINE,
-            reason="seats provisioned",
-            data={"ledger_references": references},
-            on_commit=_continue,
-        )
+    references = [_provision_line(order=order, line=line) for line in order.lines.select_related("product")]
+    return order_transition_locked(
+        order=order,
+        allowed_from={Status.PROVISIONING},
+        to_status=Status.DOCUMENTING,
+        actor=PIPELINE,
+        reason="seats provisioned",
+        data={"ledger_references": references},
+        on_commit=_continue,
+    )
 
 
 def order_document(*, order: Order) -> Order:
     """documenting → completed: the quote PDF is rendered and stored (once)."""
-    with transaction.atomic():
-        order = _lock(order)
-        if order.status != Status.DOCUMENTING:
-            return order
-        order_quote_render(order=order)
-        return order_transition(
-            order_id=order.pk,
-            allowed_from={Status.DOCUMENTING},
-            to_status=Status.COMPLETED,
-            actor=PIPELINE,
-            reason="quote PDF stored",
-        )
+    order_quote_render(order=order)
+    return order_transition_locked(
+        order=order,
+        allowed_from={Status.DOCUMENTING},
+        to_status=Status.COMPLETED,
+        actor=PIPELINE,
+        reason="quote PDF stored",
+    )
 
 
 def order_fail(*, order_id: int, reason: str) -> Order | None:
@@ -178,10 +173,6 @@ def _fault_injection_delay() -> None:
     delay_ms = settings.ORDERDESK_TEST_PROVISION_DELAY_MS
     if delay_ms:
         time.sleep(delay_ms / 1000)
-
-
-def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order.pk)
 
 
 def _continue(order: Order) -> None:

@@ -76,19 +76,48 @@ def order_transition(
     `changes` are further field values saved in the same update (for example
     review_reasons); `on_commit` runs after the commit with the saved order.
     """
-    allowed_from = frozenset(allowed_from)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status not in allowed_from:
-            raise TransitionNotAllowed(order, to_status)
-        from_status = order.status
-        order.status = to_status
-        order.status_reason = reason
-        order.status_changed_at = timezone.now()
-        for name, value in (changes or {}).items():
-            setattr(order, name, value)
-        order.save(update_fields=["status", "status_reason", "status_changed_at", *(changes or {})])
-        record_event(order=order, actor=actor, from_status=from_status, to_status=to_status, reason=reason, data=data)
-        if on_commit is not None:
-            transaction.on_commit(lambda: on_commit(order))
+        return order_transition_locked(
+            order=order,
+            allowed_from=allowed_from,
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+            data=data,
+            changes=changes,
+            on_commit=on_commit,
+        )
+
+
+def order_transition_locked(
+    *,
+    order: Order,
+    allowed_from: Iterable[str],
+    to_status: str,
+    actor: Actor,
+    reason: str = "",
+    data: dict | None = None,
+    changes: dict | None = None,
+    on_commit: Callable[[Order], None] | None = None,
+) -> Order:
+    """order_transition for a caller that already holds the order's row lock in its open transaction.
+
+    The pipeline locks the order once per step, does the step's work under
+    that lock and then moves it on, without selecting the row a second time.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_transition_locked needs the caller's transaction and row lock; use order_transition")
+    if order.status not in frozenset(allowed_from):
+        raise TransitionNotAllowed(order, to_status)
+    from_status = order.status
+    order.status = to_status
+    order.status_reason = reason
+    order.status_changed_at = timezone.now()
+    for name, value in (changes or {}).items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", "status_reason", "status_changed_at", *(changes or {})])
+    record_event(order=order, actor=actor, from_status=from_status, to_status=to_status, reason=reason, data=data)
+    if on_commit is not None:
+        transaction.on_commit(lambda: on_commit(order))
     return order

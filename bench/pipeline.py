@@ -1,0 +1,227 @@
+"""The order pipeline in a surge: orders completed per second, against the PDF ceiling.
+
+Inserts a surge of received orders on PostgreSQL, starts Celery workers,
+enqueues every order and measures, end to end, how many orders per second reach
+`completed` (rules, provisioning through the seat ledger, the quote PDF
+rendered and stored). In the same run it measures how many PDFs per second
+plain reportlab (bench/pdf_ceiling.py) renders for the same quote in one
+process: the ceiling. It prints both and their ratio, and the SQL queries one
+order costs, step by step, counted on a sample run in this process.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/orderdesk_bench \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \\
+    .venv/bin/python -m bench.pipeline [--orders 5000] [--workers 2]
+
+The database is migrated and seeded; each run adds its own customers (codes
+BENCH-<run>-…), so runs can repeat on the same database. The broker's
+pipeline and documents queues should be otherwise idle.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.pdf_ceiling import render_plain_reportlab  # noqa: E402
+from licensing.models import Customer, Product  # noqa: E402
+from licensing.pricing import LineAmount, document_totals, product_unit_price  # noqa: E402
+from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
+from orders.services.documents import order_quote_document  # noqa: E402
+from orders.services.pipeline import order_advance  # noqa: E402
+from orders.services.queueing import enqueue_order  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CUSTOMERS = 50
+SAMPLE_ORDERS = 20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (each --concurrency 1)")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo"])
+    parser.add_argument("--ceiling-renders", type=int, default=300)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
+        sys.exit("bench/pipeline.py needs DATABASE_URL=postgres://… and CELERY_BROKER_URL=redis://…")
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))
+    run = uuid.uuid4().hex[:6].upper()
+    customers = _bench_customers(run, "O")
+
+    sample = _insert_orders(run=run, customers=_bench_customers(run, "S"), count=SAMPLE_ORDERS, prefix="S")
+    per_step = _count_queries(sample)
+    per_order = [sum(counts.values()) for counts in per_step]
+
+    surge = _insert_orders(run=run, customers=customers, count=args.orders, prefix="O")
+    document = order_quote_document(order=Order.objects.select_related("customer").get(pk=surge[0]))
+    ceiling_before = _ceiling(document, args.ceiling_renders)
+
+    with tempfile.TemporaryDirectory() as log_dir:
+        workers = [_start_worker(Path(log_dir), index, args.pool) for index in range(args.workers)]
+        try:
+            seconds = _run_surge(surge)
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(timeout=30)
+    ceiling_after = _ceiling(document, args.ceiling_renders)
+
+    ceiling = (ceiling_before + ceiling_after) / 2
+    rate = len(surge) / seconds
+    statuses = Counter(Order.objects.filter(pk__in=surge).values_list("status", flat=True))
+    print(f"orders:                 {len(surge)} received → {dict(statuses)}")
+    print(f"workers:                {args.workers} processes ({args.pool}, concurrency 1 each)")
+    print(f"pipeline:               {rate:7.1f} orders/second end to end ({seconds:.1f} s)")
+    print(f"plain reportlab:        {ceiling:7.1f} pdfs/second, one process "
+          f"({ceiling_before:.1f} before, {ceiling_after:.1f} after the surge)")  # fmt: skip
+    print(f"ratio pipeline/ceiling: {rate / ceiling:.2f}")
+    print(f"SQL queries per order:  {min(per_order)}–{max(per_order)} (sample of {len(per_order)} orders, 2 lines each)")
+    steps = Counter()
+    for counts in per_step:
+        steps.update(counts)
+    print("  by step (mean):       " + ", ".join(f"{step} {total / len(per_step):.1f}" for step, total in steps.items()))
+
+
+def _bench_customers(run: str, group: str) -> list[Customer]:
+    return [
+        Customer.objects.create(code=f"BENCH-{run}-{group}{index:02d}", name=f"株式会社ベンチ{index:02d}", credit_limit=10**13)
+        for index in range(CUSTOMERS)
+    ]
+
+
+def _insert_orders(*, run: str, customers: list[Customer], count: int, prefix: str) -> list[int]:
+    """Received orders of two lines (base and add-on), inserted in bulk as a surge would leave them.
+
+    Each customer's orders differ in quantity, so the duplicate rule lets them through.
+    """
+    base, addon = Product.objects.prefetch_related("price_tiers").get(sku="SRA-1Y"), Product.objects.prefetch_related(
+        "price_tiers"
+    ).get(sku="RDA-1Y")
+    orders, lines_by_number = [], {}
+    for index in range(count):
+        customer = customers[index % len(customers)]
+        quantity = 1 + index // len(customers)
+        number = f"{prefix}{run}-{index:06d}"
+        lines = [_line(base, quantity, 1), _line(addon, quantity, 2)]
+        totals = document_totals([LineAmount(amount=line.amount, tax_rate=line.tax_rate) for line in lines])
+        orders.append(
+            Order(
+                number=number,
+                customer=customer,
+                po_number=f"PO-{number}",
+                subtotal=totals.subtotal,
+                tax=totals.tax,
+                total=totals.total,
+            )
+        )
+        lines_by_number[number] = lines
+    created = Order.objects.bulk_create(orders, batch_size=1000)
+    order_lines = []
+    for order in created:
+        for line in lines_by_number[order.number]:
+            line.order = order
+            order_lines.append(line)
+    OrderLine.objects.bulk_create(order_lines, batch_size=2000)
+    OrderEvent.objects.bulk_create(
+        [OrderEvent(order=order, actor_label="bench", to_status="received", reason="order received") for order in created],
+        batch_size=2000,
+    )
+    return [order.pk for order in created]
+
+
+def _line(product: Product, quantity: int, position: int) -> OrderLine:
+    unit_price = product_unit_price(product, quantity)
+    return OrderLine(
+        position=position,
+        product=product,
+        sku=product.sku,
+        product_name=product.name_ja,
+        unit=product.unit,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=unit_price * quantity,
+        tax_rate=product.tax_rate,
+    )
+
+
+def _count_queries(order_ids: list[int]) -> list[Counter]:
+    """Run each sample order through every step in this process, counting SQL queries per step."""
+    results = []
+    for order_id in order_ids:
+        counts = Counter()
+        while True:
+            status = Order.objects.values_list("status", flat=True).get(pk=order_id)
+            if status not in Order.MOVING_STATUSES:
+                break
+            with CaptureQueriesContext(connection) as queries:
+                order_advance(order_id=order_id)
+            counts[status] += len(queries)
+        results.append(counts)
+    return results
+
+
+def _ceiling(document, renders: int) -> float:
+    render_plain_reportlab(document)  # warm-up: font parsing is not part of a render
+    started = time.perf_counter()
+    for _ in range(renders):
+        render_plain_reportlab(document)
+    return renders / (time.perf_counter() - started)
+
+
+def _start_worker(log_dir: Path, index: int, pool: str) -> subprocess.Popen:
+    log_path = log_dir / f"worker-{index}.log"
+    command = [
+        str(Path(sys.executable).with_name("celery")), "-A", "orderdesk", "worker", "--pool", pool,
+        "--concurrency", "1", "--queues", "pipeline,documents", "--hostname", f"bench-{index}-{uuid.uuid4().hex[:6]}@%h",
+        "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat",
+    ]  # fmt: skip
+    log = open(log_path, "wb")
+    worker = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "ready" not in log_path.read_text(errors="replace"):
+        # --loglevel WARNING hides "ready."; ask the worker instead.
+        if _answers_ping(worker, index):
+            break
+        if worker.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"worker {index} did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.5)
+    return worker
+
+
+def _answers_ping(worker: subprocess.Popen, index: int) -> bool:
+    from orderdesk.celery import app
+
+    replies = app.control.ping(timeout=0.5) or []
+    return any(name.startswith(f"bench-{index}-") for reply in replies for name in reply)
+
+
+def _run_surge(order_ids: list[int]) -> float:
+    """Enqueue every order and wait until none is left moving; seconds from first publish to last completion."""
+    started = time.perf_counter()
+    for order_id in order_ids:
+        enqueue_order(order_id)
+    while Order.objects.filter(pk__in=order_ids, status__in=Order.MOVING_STATUSES).exists():
+        time.sleep(0.25)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()

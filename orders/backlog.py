@@ -1,0 +1,195 @@
+"""Reads for the shared backlog: which orders need a person, their counts, their age.
+
+An order needs a person when it is `needs_review` (a rule held it), `failed`
+(a technical error outlived the retries), or stuck in a moving state longer
+than the sweeper's threshold (ORDER_STUCK_AFTER_SECONDS). Every list and count
+on the backlog pages starts from `backlog_orders`.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
+from django.utils import timezone
+
+from orders.models import Order, ReviewReason
+from orders.permissions import with_reasons_text
+from orders.rules import OPEN_EXCLUDED_STATUSES
+
+DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
+# Every status an order in the backlog can have: the predicate of the partial index
+# `order_open_oldest` (orders/models.py), which keeps the backlog fast at any volume.
+OPEN_STATUSES = (*DECISION_STATUSES, *sorted(Order.MOVING_STATUSES))
+
+
+class AgeBand:
+    FRESH = "fresh"
+    AGEING = "ageing"
+    OVERDUE = "overdue"
+
+
+def stuck_cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.ORDER_STUCK_AFTER_SECONDS)
+
+
+def stuck_q(now: datetime) -> Q:
+    return Q(status__in=Order.MOVING_STATUSES, status_changed_at__lt=stuck_cutoff(now))
+
+
+def backlog_q(now: datetime) -> Q:
+    # The plain `status IN (open)` lets PostgreSQL see that the partial index
+    # order_open_oldest covers the query; it cannot prove that from the OR alone.
+    return Q(status__in=OPEN_STATUSES) & (Q(status__in=DECISION_STATUSES) | stuck_q(now))
+
+
+def backlog_orders(*, now: datetime | None = None) -> QuerySet[Order]:
+    """Every order that needs a person, with `reasons_text` for reason filters."""
+    now = now or timezone.now()
+    return with_reasons_text(Order.objects.filter(backlog_q(now)))
+
+
+def claim_cutoff(now: datetime) -> datetime:
+    return now - timedelta(minutes=settings.BACKLOG_CLAIM_IDLE_MINUTES)
+
+
+def active_claim_q(now: datetime) -> Q:
+    return Q(claimed_by__isnull=False, claimed_at__gte=claim_cutoff(now))
+
+
+def unclaimed_q(now: datetime) -> Q:
+    """Nobody holds it: never claimed, or the claim lapsed after the idle time."""
+    return Q(claimed_by__isnull=True) | Q(claimed_at__lt=claim_cutoff(now)) | Q(claimed_at__isnull=True)
+
+
+def claim_is_active(order: Order, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return order.claimed_by_id is not None and order.claimed_at is not None and order.claimed_at >= claim_cutoff(now)
+
+
+def age_band_ranges(now: datetime) -> dict[str, Q]:
+    ageing_from = now - timedelta(minutes=settings.BACKLOG_SLA_AGEING_MINUTES)
+    overdue_from = now - timedelta(minutes=settings.BACKLOG_SLA_OVERDUE_MINUTES)
+    return {
+        AgeBand.FRESH: Q(created_at__gt=ageing_from),
+        AgeBand.AGEING: Q(created_at__lte=ageing_from, created_at__gt=overdue_from),
+        AgeBand.OVERDUE: Q(created_at__lte=overdue_from),
+    }
+
+
+def age_band(created_at: datetime, now: datetime | None = None) -> str:
+    minutes = ((now or timezone.now()) - created_at).total_seconds() / 60
+    if minutes >= settings.BACKLOG_SLA_OVERDUE_MINUTES:
+        return AgeBand.OVERDUE
+    if minutes >= settings.BACKLOG_SLA_AGEING_MINUTES:
+        return AgeBand.AGEING
+    return AgeBand.FRESH
+
+
+@dataclass(frozen=True)
+class BacklogCounts:
+    total: int
+    needs_review: int
+    failed: int
+    stuck: int
+    unclaimed: int
+    mine: int
+    by_reason: dict[str, int]
+    by_age: dict[str, int]
+
+
+COUNTS_CACHE_KEY = "backlog:counts"
+
+
+def backlog_counts(*, user, now: datetime | None = None) -> BacklogCounts:
+    """The counts for this user: the shared counts (cached for a few seconds) and the user's own claims.
+
+    In a surge dozens of people keep the page open and it refreshes itself:
+    the shared counts are computed at most once per BACKLOG_COUNTS_CACHE_SECONDS
+    for all of them. `forget_backlog_counts` drops them after a staff action,
+    so the person who acted sees the new numbers at once.
+    """
+    now = now or timezone.now()
+    shared = None
+    if settings.BACKLOG_COUNTS_CACHE_SECONDS:
+        shared = cache.get(COUNTS_CACHE_KEY)
+    if shared is None:
+        shared = shared_backlog_counts(now=now)
+        if settings.BACKLOG_COUNTS_CACHE_SECONDS:
+            cache.set(COUNTS_CACHE_KEY, shared, settings.BACKLOG_COUNTS_CACHE_SECONDS)
+    mine = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user).count()
+    return replace(shared, mine=mine)
+
+
+def forget_backlog_counts() -> None:
+    cache.delete(COUNTS_CACHE_KEY)
+
+
+def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
+    """Counts for the top of the page: totals, per reason, per age band, unclaimed. One query.
+
+    The database groups the backlog by what the counts need (status, reasons,
+    stuck, claim, age band): a few dozen groups however many orders wait,
+    computed in one pass. Python then adds the groups up; an order with two
+    reasons counts once under each.
+    """
+    now = now or timezone.now()
+    bands = age_band_ranges(now)
+    groups = (
+        backlog_orders(now=now)
+        .annotate(
+            is_stuck=Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
+            claim=Case(When(unclaimed_q(now), then=Value("unclaimed")), default=Value("claimed")),
+            band=Case(
+                When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
+                When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
+                default=Value(AgeBand.OVERDUE),
+            ),
+        )
+        .order_by()
+        .values("status", "review_reasons", "is_stuck", "claim", "band")
+        .annotate(orders=Count("pk"))
+    )
+    by_status: Counter = Counter()
+    by_claim: Counter = Counter()
+    by_reason: Counter = Counter({code: 0 for code in ReviewReason.values})
+    by_age: Counter = Counter({band: 0 for band in (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)})
+    stuck = 0
+    for group in groups:
+        n = group["orders"]
+        by_status[group["status"]] += n
+        by_claim[group["claim"]] += n
+        by_age[group["band"]] += n
+        stuck += n if group["is_stuck"] else 0
+        for code in set(group["review_reasons"] or []):
+            by_reason[code] += n
+    return BacklogCounts(
+        total=sum(by_status.values()),
+        needs_review=by_status[Order.Status.NEEDS_REVIEW],
+        failed=by_status[Order.Status.FAILED],
+        stuck=stuck,
+        unclaimed=by_claim["unclaimed"],
+        mine=0,
+        by_reason=dict(by_reason),
+        by_age=dict(by_age),
+    )
+
+
+def backlog_page_rows(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """What one row shows, loaded in a fixed number of queries whatever the page size."""
+    return orders.select_related("customer", "claimed_by").prefetch_related("lines")
+
+
+def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    if order.status in DECISION_STATUSES:
+        return True
+    return order.status in Order.MOVING_STATUSES and order.status_changed_at < stuck_cutoff(now)
+
+
+def customer_credit_used(customer) -> int:
+    """Yen of the customer's open orders — the sum the credit-limit rule compares with the limit."""
+    open_orders = Order.objects.filter(customer=customer).exclude(status__in=OPEN_EXCLUDED_STATUSES)
+    return open_orders.aggregate(total=Sum("total"))["total"] or 0

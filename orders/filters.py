@@ -1,0 +1,109 @@
+"""The backlog's filters, search and sort (django-filter), applied to `backlog_orders`."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from orders.backlog import AgeBand, active_claim_q, age_band_ranges, stuck_q, unclaimed_q
+from orders.models import Order, ReviewReason
+from orders.permissions import reason_q
+
+
+class BacklogFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Order no., PO no. or customer")}),
+    )
+    reason = django_filters.ChoiceFilter(label=_("Reason"), choices=ReviewReason.choices, method="with_reason", empty_label=_("All reasons"))
+    state = django_filters.ChoiceFilter(
+        label=_("State"),
+        choices=[("needs_review", _("Needs review")), ("failed", _("Failed")), ("stuck", _("Stuck"))],
+        method="in_state",
+        empty_label=_("All states"),
+    )
+    customer = django_filters.CharFilter(label=_("Customer code"), field_name="customer__code", lookup_expr="iexact")
+    age = django_filters.ChoiceFilter(
+        label=_("Age"),
+        choices=[(AgeBand.FRESH, _("Fresh")), (AgeBand.AGEING, _("Ageing")), (AgeBand.OVERDUE, _("Overdue"))],
+        method="in_age_band",
+        empty_label=_("Any age"),
+    )
+    claim = django_filters.ChoiceFilter(
+        label=_("Claimed"),
+        choices=[("unclaimed", _("Unclaimed")), ("mine", _("Mine"))],
+        method="by_claim",
+        empty_label=_("Everyone's"),
+    )
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort"),
+        choices=[
+            ("oldest", _("Oldest first")),
+            ("newest", _("Newest first")),
+            ("total_desc", _("Largest total first")),
+            ("total_asc", _("Smallest total first")),
+        ],
+        method="sorted_by",
+        empty_label=None,
+    )
+
+    class Meta:
+        model = Order
+        fields = []
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.now = timezone.now()
+
+    def narrows(self) -> bool:
+        """Does any filter leave orders out? (Sorting does not.)"""
+        self.is_valid()
+        return any(value not in (None, "") for name, value in self.form.cleaned_data.items() if name != "sort")
+
+    @property
+    def qs(self):
+        orders = super().qs
+        if not self.form.cleaned_data.get("sort"):
+            orders = self.sorted_by(orders, "sort", "oldest")  # the longest wait comes up first
+        return orders
+
+    def search(self, orders, name, value):
+        value = value.strip()
+        if not value:
+            return orders
+        return orders.filter(
+            Q(number__iexact=value)
+            | Q(po_number__icontains=value)
+            | Q(customer__code__iexact=value)
+            | Q(customer__name__icontains=value)
+        )
+
+    def with_reason(self, orders, name, value):
+        return orders.filter(reason_q(value))
+
+    def in_state(self, orders, name, value):
+        if value == "stuck":
+            return orders.filter(stuck_q(self.now))
+        return orders.filter(status=value)
+
+    def in_age_band(self, orders, name, value):
+        return orders.filter(age_band_ranges(self.now)[value])
+
+    def by_claim(self, orders, name, value):
+        if value == "mine":
+            return orders.filter(active_claim_q(self.now), claimed_by=self.user)
+        return orders.filter(unclaimed_q(self.now))
+
+    def sorted_by(self, orders, name, value):
+        return orders.order_by(*SORTS[value])
+
+
+SORTS = {
+    "oldest": ("created_at", "id"),
+    "newest": ("-created_at", "-id"),
+    "total_desc": ("-total", "created_at", "id"),
+    "total_asc": ("total", "created_at", "id"),
+}

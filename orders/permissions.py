@@ -1,0 +1,86 @@
+"""Who may handle which order in the backlog — the one place this is decided.
+
+Order-desk admins and managers may handle every order. Helpers from other
+departments join during a surge with narrower rights: only orders whose review
+reasons are ALL simple ones. Credit-limit, price and catalogue exceptions stay
+with the order desk. Views, bulk actions, Next and the services all ask here.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy as _
+
+from orderdesk.roles import HELPER, MANAGER, ORDER_DESK, has_role
+from orders.models import Order, ReviewReason
+
+# A helper may decide an order only when every one of its reasons is in this set.
+HELPER_REASONS = frozenset({ReviewReason.SUSPECTED_DUPLICATE, ReviewReason.QUANTITY_OVER_CAP, ReviewReason.MANUAL_APPROVAL})
+# Everything else needs an order-desk admin or a manager.
+SENIOR_REASONS = frozenset(ReviewReason.values) - HELPER_REASONS
+
+
+class ActionRefused(Exception):
+    """A backlog action that cannot be done; `message` says why, in the user's language."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(str(message))
+
+
+class NotPermitted(ActionRefused, PermissionDenied):
+    """The user's role does not allow this order (a 403 when it reaches Django)."""
+
+
+def user_is_senior(user) -> bool:
+    return has_role(user, ORDER_DESK, MANAGER)
+
+
+def user_may_use_backlog(user) -> bool:
+    return has_role(user, ORDER_DESK, MANAGER, HELPER)
+
+
+def reasons_for_helpers(reasons) -> bool:
+    return set(reasons) <= HELPER_REASONS
+
+
+def user_may_handle(user, order: Order) -> bool:
+    """May this user claim, edit, approve, reject, retry or cancel this order?"""
+    if user_is_senior(user):
+        return True
+    return has_role(user, HELPER) and reasons_for_helpers(order.review_reasons or [])
+
+
+def ensure_may_handle(user, order: Order) -> None:
+    if not user_may_handle(user, order):
+        raise NotPermitted(_("Only the order desk or a manager may handle an order held for these reasons."))
+
+
+def reason_q(code: str) -> Q:
+    """Orders whose review_reasons include `code` (the queryset must come through `with_reasons_text`).
+
+    PostgreSQL answers with jsonb containment (@>). SQLite has no containment
+    lookup: there the JSON array is matched as text, '"CODE"' with its quotes.
+    """
+    if connection.features.supports_json_field_contains:
+        return Q(review_reasons__contains=[code])
+    return Q(reasons_text__contains=f'"{code}"')
+
+
+def with_reasons_text(orders):
+    if connection.features.supports_json_field_contains:
+        return orders
+    return orders.annotate(reasons_text=Cast("review_reasons", output_field=TextField()))
+
+
+def handleable_by(user, orders):
+    """Narrow a queryset of orders to the ones the user may handle."""
+    if user_is_senior(user):
+        return orders
+    if not has_role(user, HELPER):
+        return orders.none()
+    orders = with_reasons_text(orders)
+    for code in SENIOR_REASONS:
+        orders = orders.exclude(reason_q(code))
+    return orders
