@@ -38,6 +38,25 @@ def wait_for(condition, *, timeout: float, interval: float = 0.1, message: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def wait_for_status(number: str, status: str, timeout: float = 60):
+    from orders.models import Order
+
+    def reached():
+        order = Order.objects.get(number=number)
+        return order if order.status == status else None
+
+    return wait_for(reached, timeout=timeout, message=f"order {number} to be {status}")
+
+
+def submit(api, **body) -> str:
+    """POST an order through the API; its number."""
+    from tests.conftest import order_body
+
+    response = api.post("/api/v1/orders/", data=order_body(**body), format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["number"]
+
+
 def database_url_for_workers() -> str:
     """The URL of the database the tests run on, for processes started by a test."""
     db = connection.settings_dict
