@@ -179,10 +179,10 @@ def test_orders_queued_when_redis_restarts_empty_all_complete_exactly_once(worke
             )
             for index in range(200)
         ]
-    assert private_redis.queue_length("pipeline") == 200
+    assert private_redis.queued("pipeline") == 200
 
     private_redis.restart_empty()
-    assert private_redis.queue_length("pipeline") == 0
+    assert private_redis.queued("pipeline") == 0
     workers(broker_url=private_redis.url, concurrency=2, beat=True, env={"ORDER_SWEEP_BATCH": "500"})
 
     def all_completed():

@@ -102,8 +102,10 @@ class PrivateRedis:
         self.kill()
         self.start()
 
-    def queue_length(self, queue: str) -> int:
-        return int(self._cli("LLEN", queue) or 0)
+    def queued(self, queue: str) -> int:
+        """Messages waiting in the queue, over all its priority lists (kombu names them queue, queue\x06\x169, …)."""
+        keys = [key for key in self._cli("--scan", "--pattern", f"{queue}*").splitlines() if key]
+        return sum(int(self._cli("LLEN", key) or 0) for key in keys)
 
     def _answers(self) -> bool:
         return self._cli("PING") == "PONG"

@@ -68,7 +68,7 @@ def order_submit(
                 source=source,
             )
             record_event(order=order, actor=actor, to_status=order.status, reason="order received")
-            transaction.on_commit(lambda: enqueue_order(order.pk))
+            transaction.on_commit(lambda: enqueue_order(order.pk, status=order.status))
     except IntegrityError:
         # Two submissions of the same PO raced past the check above.
         existing = Order.objects.filter(customer=customer, po_number=po_number).first()
