@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import (
@@ -45,7 +46,7 @@ class ApiTokenInline(admin.TabularInline):
 class WorkHoursPolicyForm(forms.ModelForm):
     # Check boxes instead of the raw JSON list the model stores.
     working_days = forms.TypedMultipleChoiceField(
-        label=_("working days"), choices=IsoWeekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple
+        label=capfirst(_("working days")), choices=IsoWeekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
@@ -129,11 +130,10 @@ class LicenseKeyInline(ReadOnlyInline):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["customer", "product", "seats", "term_start", "term_end", "status"]
+    list_display = ["customer", "sku", "seats", "term_start", "term_end", "status"]
     list_filter = ["status", "product"]
     search_fields = ["customer__code", "customer__name", "product__sku"]
     list_select_related = ["customer", "product"]
-    date_hierarchy = "term_end"
     fields = ["customer", "product", "seats", "term_start", "term_end", "status", "created_at"]
     readonly_fields = ["customer", "product", "seats", "created_at"]
     inlines = [SeatLedgerInline, LicenseKeyInline]
@@ -150,6 +150,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     @admin.display(description=_("seats"), ordering="seats")
     def seats(self, subscription):
         return subscription.seats
+
+    @admin.display(description=_("SKU"), ordering="product__sku")
+    def sku(self, subscription):
+        return subscription.product.sku
 
 
 @admin.register(SeatLedgerEntry)
@@ -172,10 +176,25 @@ class SeatLedgerEntryAdmin(admin.ModelAdmin):
         return False
 
 
+class RevokedFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("usable", _("Usable")), ("revoked", _("Revoked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "usable":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
 @admin.register(LicenseKey)
 class LicenseKeyAdmin(admin.ModelAdmin):
     list_display = ["key", "customer", "product", "issued_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "subscription__product"]
+    list_filter = [RevokedFilter, "subscription__product"]
     search_fields = ["key", "reference", "subscription__customer__code", "subscription__customer__name"]
     list_select_related = ["subscription__customer", "subscription__product"]
     fields = ["key", "subscription", "reference", "issued_at", "revoked_at"]

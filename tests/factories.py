@@ -1,6 +1,8 @@
+import datetime
+
 import factory
 
-from licensing.models import Customer, PriceTier, Product
+from licensing.models import Customer, PriceTier, Product, Subscription, WorkHoursPolicy
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -34,3 +36,29 @@ class PriceTierFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     min_quantity = 1
     unit_price = 6000
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """A subscription without seats; add them with licensing.services.seats_provision."""
+
+    class Meta:
+        model = Subscription
+
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    term_start = datetime.date(2026, 4, 1)
+    term_end = datetime.date(2027, 3, 31)
+
+
+class WorkHoursPolicyFactory(factory.django.DjangoModelFactory):
+    """Mon–Fri 9:00–18:00 Asia/Tokyo, warn."""
+
+    class Meta:
+        model = WorkHoursPolicy
+
+    customer = factory.SubFactory(CustomerFactory)
+    mode = WorkHoursPolicy.Mode.WARN
+    time_zone = "Asia/Tokyo"
+    working_days = [1, 2, 3, 4, 5]
+    start_time = datetime.time(9, 0)
+    end_time = datetime.time(18, 0)

@@ -1,6 +1,7 @@
 """Order numbers: O-YYYY-NNNNNN, unique, also when many orders arrive at once."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -81,3 +82,33 @@ def test_concurrent_submits_of_one_po_number_make_one_order(requires_postgres, c
 
     assert sorted(outcomes) == ["created"] + ["duplicate"] * 5
     assert Order.objects.filter(po_number="PO-SAME").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_read_then_write_numbering_hands_out_duplicates(requires_postgres):
+    """Control: without the atomic increment the race is real, so the test above can fail."""
+    from orderdesk.models import NumberSequence
+
+    NumberSequence.objects.create(prefix="X", year=2026, last_value=0)
+    handed_out: list[int] = []
+    start = threading.Barrier(8)
+
+    def naive_next():
+        try:
+            start.wait()
+            for _ in range(10):
+                row = NumberSequence.objects.get(prefix="X", year=2026)
+                row.last_value += 1  # read, add, write back: two callers can read the same value
+                time.sleep(0.002)  # the time a real request spends between reading and writing
+                row.save(update_fields=["last_value"])
+                handed_out.append(row.last_value)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=naive_next) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(set(handed_out)) < len(handed_out)

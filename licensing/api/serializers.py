@@ -42,8 +42,19 @@ class LedgerEntrySerializer(serializers.Serializer):
     reference = serializers.CharField(help_text='What caused the entry, e.g. "order-line:1234".')
 
 
+class StrictCharField(serializers.CharField):
+    """A string, not a number DRF would quietly turn into one: a key sent as 12345678 is a client bug."""
+
+    default_error_messages = {"invalid": "Send a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class LicenseValidateInputSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=64, help_text="A license key such as 7KQ2-M9XD-4TPW-H3CV-SRA7.")
+    key = StrictCharField(max_length=64, help_text="A license key such as 7KQ2-M9XD-4TPW-H3CV-SRA7.")
     at = serializers.DateTimeField(
         required=False, help_text="ISO-8601 moment to check; default now. Without an offset it is Japan time."
     )

@@ -1,0 +1,239 @@
+"""The seat ledger: seats are provisioned once per reference, derived from the ledger, never edited."""
+
+import re
+import threading
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from licensing import services
+from licensing.models import JAPAN, LedgerEntryImmutable, LicenseKey, SeatLedgerEntry, Subscription
+from licensing.selectors import addon_seat_excess, customer_subscriptions, subscription_history, subscription_seats
+from licensing.services import (
+    ReferenceConflict,
+    SeatsBelowZero,
+    add_months,
+    license_key_issue,
+    license_key_revoke,
+    seats_adjust,
+    seats_provision,
+)
+from tests.concurrency import run_at_once
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+KEY_FORMAT = re.compile(r"^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){4}$")
+
+
+def provision(customer, product, quantity, reference, **extra):
+    return seats_provision(customer=customer, product=product, quantity=quantity, reference=reference, **extra)
+
+
+def test_provisioning_the_same_reference_twice_counts_once(customer, catalog):
+    first = provision(customer, catalog["SRA-1Y"], 50, "order-line:1")
+    second = provision(customer, catalog["SRA-1Y"], 50, "order-line:1")
+
+    assert second.pk == first.pk
+    assert SeatLedgerEntry.objects.count() == 1
+    assert subscription_seats(subscription=first.subscription) == 50
+
+
+def test_first_provisioning_creates_the_subscription_for_the_products_term(customer, catalog):
+    entry = provision(customer, catalog["SRA-1Y"], 10, "order-line:1", term_start=date(2026, 4, 1))
+
+    subscription = entry.subscription
+    assert (subscription.customer, subscription.product) == (customer, catalog["SRA-1Y"])
+    assert (subscription.term_start, subscription.term_end) == (date(2026, 4, 1), date(2027, 3, 31))
+    assert subscription.status == Subscription.Status.ACTIVE
+
+
+def test_the_term_starts_today_in_japan_by_default(customer, catalog):
+    entry = provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+
+    today_in_japan = timezone.localdate(timezone=JAPAN)
+    assert entry.subscription.term_start == today_in_japan
+    assert entry.subscription.term_end == add_months(today_in_japan, 12) - timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2028, 1, 31), 1, date(2028, 2, 29)),
+        (date(2026, 11, 15), 3, date(2027, 2, 15)),
+        (date(2026, 4, 1), 36, date(2029, 4, 1)),
+    ],
+)
+def test_adding_months_keeps_the_day_or_takes_the_months_last_day(start, months, expected):
+    assert add_months(start, months) == expected
+
+
+def test_more_seats_join_the_running_term(customer, catalog):
+    first = provision(customer, catalog["SRA-1Y"], 10, "order-line:1", term_start=date(2026, 4, 1))
+    second = provision(customer, catalog["SRA-1Y"], 5, "order-line:2", term_start=date(2026, 9, 1))
+
+    assert second.subscription.pk == first.subscription.pk
+    assert Subscription.objects.get().term_start == date(2026, 4, 1)
+    assert subscription_seats(subscription=first.subscription) == 15
+
+
+def test_seats_are_derived_from_the_ledger_for_every_subscription_in_two_queries(
+    customer, catalog, django_assert_num_queries
+):
+    provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+    provision(customer, catalog["SRA-1Y"], 5, "order-line:2")
+    rda = provision(customer, catalog["RDA-1Y"], 7, "order-line:3")
+    license_key_issue(subscription=rda.subscription, reference="order-line:3")
+    provision(CustomerFactory(), catalog["SRA-1Y"], 99, "order-line:4")  # another customer's seats
+
+    with django_assert_num_queries(2):  # subscriptions with seats, then their keys
+        rows = [(s.product.sku, s.seats, len(s.active_keys)) for s in customer_subscriptions(customer=customer)]
+
+    assert rows == [("RDA-1Y", 7, 1), ("SRA-1Y", 15, 0)]
+
+
+def test_a_negative_adjustment_removes_seats_and_the_history_shows_the_running_count(customer, catalog):
+    subscription = provision(customer, catalog["SRA-1Y"], 10, "order-line:1").subscription
+    seats_adjust(subscription=subscription, quantity=-3, reference="correction:1", reason="3 seats returned")
+    seats_adjust(subscription=subscription, quantity=-3, reference="correction:1", reason="3 seats returned")
+
+    assert subscription_seats(subscription=subscription) == 7
+    history = subscription_history(subscription=subscription)
+    assert [(e.quantity, e.seats_after, e.reference) for e in history] == [(10, 10, "order-line:1"), (-3, 7, "correction:1")]
+
+
+def test_an_adjustment_may_not_take_seats_below_zero(customer, catalog):
+    subscription = provision(customer, catalog["SRA-1Y"], 2, "order-line:1").subscription
+
+    with pytest.raises(SeatsBelowZero):
+        seats_adjust(subscription=subscription, quantity=-3, reference="correction:1", reason="too many")
+
+    assert subscription_seats(subscription=subscription) == 2
+    assert not SeatLedgerEntry.objects.filter(reference="correction:1").exists()
+
+
+def test_a_reference_reused_for_other_seats_is_refused_not_merged(customer, catalog):
+    provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+
+    with pytest.raises(ReferenceConflict):
+        provision(customer, catalog["SRA-1Y"], 11, "order-line:1")
+    with pytest.raises(ReferenceConflict):
+        provision(customer, catalog["RDA-1Y"], 10, "order-line:1")
+
+    assert SeatLedgerEntry.objects.get().quantity == 10
+
+
+def test_ledger_rows_cannot_be_updated_or_deleted(customer, catalog):
+    entry = provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+
+    entry.quantity = 1000
+    with pytest.raises(LedgerEntryImmutable):
+        entry.save()
+    with pytest.raises(LedgerEntryImmutable):
+        SeatLedgerEntry.objects.filter(pk=entry.pk).update(quantity=1000)
+    with pytest.raises(LedgerEntryImmutable):
+        entry.delete()
+    with pytest.raises(LedgerEntryImmutable):
+        SeatLedgerEntry.objects.all().delete()
+
+    assert SeatLedgerEntry.objects.get(pk=entry.pk).quantity == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_workers_racing_on_one_reference_record_one_entry_and_one_key(requires_postgres, customer, catalog):
+    def provision_line():
+        entry = provision(customer, catalog["SRA-1Y"], 25, "order-line:42")
+        key = license_key_issue(subscription=entry.subscription, reference="order-line:42")
+        return entry.pk, key.pk
+
+    results = run_at_once(8, provision_line)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len(set(results)) == 1  # every worker got the same entry and the same key
+    assert SeatLedgerEntry.objects.count() == 1
+    assert LicenseKey.objects.count() == 1
+    assert subscription_seats(subscription=Subscription.objects.get()) == 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_workers_provisioning_different_lines_share_one_new_subscription(requires_postgres, customer, catalog):
+    counter = iter(range(8))
+    lock = threading.Lock()
+
+    def provision_own_line():
+        with lock:
+            line = next(counter)
+        return provision(customer, catalog["SRA-1Y"], 10, f"order-line:{line}").subscription_id
+
+    results = run_at_once(8, provision_own_line)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert Subscription.objects.count() == 1 and set(results) == {Subscription.objects.get().pk}
+    assert subscription_seats(subscription=Subscription.objects.get()) == 80
+
+
+def test_license_keys_are_readable_random_groups_and_unique(customer, catalog):
+    subscription = provision(customer, catalog["SRA-1Y"], 200, "order-line:1").subscription
+
+    keys = [license_key_issue(subscription=subscription, reference=f"order-line:1:{n}").key for n in range(200)]
+
+    assert all(KEY_FORMAT.match(key) for key in keys), keys[:3]
+    assert not set("01OI") & set("".join(keys))
+    assert len(set(keys)) == 200
+
+
+def test_issuing_a_key_again_for_the_same_reference_returns_the_same_key(customer, catalog):
+    subscription = provision(customer, catalog["SRA-1Y"], 5, "order-line:1").subscription
+
+    first = license_key_issue(subscription=subscription, reference="order-line:1")
+    second = license_key_issue(subscription=subscription, reference="order-line:1")
+
+    assert first.key == second.key and LicenseKey.objects.count() == 1
+
+
+def test_a_drawn_key_that_already_exists_is_drawn_again(customer, catalog, monkeypatch):
+    subscription = provision(customer, catalog["SRA-1Y"], 5, "order-line:1").subscription
+    taken = license_key_issue(subscription=subscription, reference="order-line:1").key
+    draws = iter([taken, "ABCD-EFGH-JKLM-NPQR-STUV"])
+    monkeypatch.setattr(services, "generate_license_key", lambda: next(draws))
+
+    fresh = license_key_issue(subscription=subscription, reference="order-line:2")
+
+    assert fresh.key == "ABCD-EFGH-JKLM-NPQR-STUV"
+
+
+def test_revoking_a_key_twice_reports_the_second_as_no_change(customer, catalog):
+    subscription = provision(customer, catalog["SRA-1Y"], 5, "order-line:1").subscription
+    key = license_key_issue(subscription=subscription, reference="order-line:1")
+
+    assert license_key_revoke(license_key=key) is True
+    assert license_key_revoke(license_key=key) is False
+    assert LicenseKey.objects.get().revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("additions", "expected"),
+    [
+        ({"RDA-1Y": 10}, []),  # 10 add-on seats on 10 base seats
+        ({"RDA-1Y": 11}, ["RDA-1Y"]),
+        ({"SRA-1Y": 5, "RDA-1Y": 15}, []),  # base seats in the same order count
+        ({"SRA-1Y": 5}, []),
+        ({"NO-SUCH-SKU": 3, "RDA-1Y": 1}, []),  # unknown SKUs are another rule's business
+    ],
+)
+def test_addon_seats_may_not_exceed_base_seats_after_the_order(customer, catalog, additions, expected):
+    provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+
+    assert addon_seat_excess(customer=customer, additions=additions) == expected
+
+
+def test_addon_excess_counts_existing_addon_seats_and_only_this_customers_base(customer, other_customer, catalog):
+    provision(customer, catalog["SRA-1Y"], 10, "order-line:1")
+    provision(customer, catalog["RDA-1Y"], 8, "order-line:2")
+    provision(other_customer, catalog["SRA-1Y"], 500, "order-line:3")
+
+    assert addon_seat_excess(customer=customer, additions={"RDA-1Y": 2}) == []
+    assert addon_seat_excess(customer=customer, additions={"RDA-1Y": 3}) == ["RDA-1Y"]
+    assert addon_seat_excess(customer=other_customer, additions={"RDA-1Y": 500}) == []
