@@ -13,8 +13,8 @@ from orders.models import Order, OrderDocument, ReviewReason
 from orders.services.queueing import enqueue_order
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor, order_transition
-from tests.conftest import order_body, skip_or_fail
-from tests.workers import Worker, publishing_to, wait_for
+from tests.conftest import skip_or_fail
+from tests.workers import Worker, publishing_to, submit, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,20 +33,6 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     worker.start()
     yield worker
     worker.stop()
-
-
-def wait_for_status(number: str, status: str, timeout: float = 30) -> Order:
-    def reached():
-        order = Order.objects.get(number=number)
-        return order if order.status == status else None
-
-    return wait_for(reached, timeout=timeout, message=f"order {number} to be {status}")
-
-
-def submit(api, **body) -> str:
-    response = api.post("/api/v1/orders/", data=order_body(**body), format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["number"]
 
 
 def test_order_submitted_through_the_api_completes_with_seats_keys_and_a_pdf(worker, api, customer):

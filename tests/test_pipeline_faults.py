@@ -21,8 +21,8 @@ from orders.models import Order, OrderDocument, OrderEvent
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor, order_transition
 from orders.tasks import advance_order
-from tests.conftest import order_body, skip_or_fail
-from tests.workers import PrivateRedis, Worker, publishing_to, redis_server_available, wait_for
+from tests.conftest import skip_or_fail
+from tests.workers import PrivateRedis, Worker, publishing_to, redis_server_available, submit, wait_for, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -65,14 +65,6 @@ def private_redis(services, tmp_path):
     redis.kill()
 
 
-def wait_for_status(number: str, status: str, timeout: float = 60) -> Order:
-    def reached():
-        order = Order.objects.get(number=number)
-        return order if order.status == status else None
-
-    return wait_for(reached, timeout=timeout, message=f"order {number} to be {status}")
-
-
 def assert_provisioned_exactly_once(orders) -> None:
     """One ledger entry and one key per line, seats equal to the quantities, one PDF, one completion each."""
     orders = list(orders)
@@ -87,12 +79,6 @@ def assert_provisioned_exactly_once(orders) -> None:
     assert completions.count() == len(orders)
     provisioned = OrderEvent.objects.filter(order__in=orders, to_status=Order.Status.DOCUMENTING)
     assert provisioned.count() == len(orders)
-
-
-def submit(api, **body) -> str:
-    response = api.post("/api/v1/orders/", data=order_body(**body), format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["number"]
 
 
 # (a) a worker killed while provisioning ------------------------------------------------
@@ -193,10 +179,10 @@ def test_orders_queued_when_redis_restarts_empty_all_complete_exactly_once(worke
             )
             for index in range(200)
         ]
-    assert private_redis.queue_length("pipeline") == 200
+    assert private_redis.queued("pipeline") == 200
 
     private_redis.restart_empty()
-    assert private_redis.queue_length("pipeline") == 0
+    assert private_redis.queued("pipeline") == 0
     workers(broker_url=private_redis.url, concurrency=2, beat=True, env={"ORDER_SWEEP_BATCH": "500"})
 
     def all_completed():

@@ -38,6 +38,25 @@ def wait_for(condition, *, timeout: float, interval: float = 0.1, message: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
+def wait_for_status(number: str, status: str, timeout: float = 60):
+    from orders.models import Order
+
+    def reached():
+        order = Order.objects.get(number=number)
+        return order if order.status == status else None
+
+    return wait_for(reached, timeout=timeout, message=f"order {number} to be {status}")
+
+
+def submit(api, **body) -> str:
+    """POST an order through the API; its number."""
+    from tests.conftest import order_body
+
+    response = api.post("/api/v1/orders/", data=order_body(**body), format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["number"]
+
+
 def database_url_for_workers() -> str:
     """The URL of the database the tests run on, for processes started by a test."""
     db = connection.settings_dict
@@ -83,8 +102,10 @@ class PrivateRedis:
         self.kill()
         self.start()
 
-    def queue_length(self, queue: str) -> int:
-        return int(self._cli("LLEN", queue) or 0)
+    def queued(self, queue: str) -> int:
+        """Messages waiting in the queue, over all its priority lists (kombu names them queue, queue\x06\x169, …)."""
+        keys = [key for key in self._cli("--scan", "--pattern", f"{queue}*").splitlines() if key]
+        return sum(int(self._cli("LLEN", key) or 0) for key in keys)
 
     def _answers(self) -> bool:
         return self._cli("PING") == "PONG"

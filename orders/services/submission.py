@@ -80,7 +80,7 @@ def order_submit(
                 quote=quote,
             )
             record_event(order=order, actor=actor, to_status=order.status, reason="order received")
-            transaction.on_commit(lambda: enqueue_order(order.pk))
+            transaction.on_commit(lambda: enqueue_order(order.pk, status=order.status))
             if before_commit is not None:
                 before_commit(order)
     except IntegrityError:
