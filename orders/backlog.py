@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from orders.models import Order, ReviewReason
+from orders.models import Order, OrderLine, ReviewReason
 from orders.permissions import with_reasons_text
 from orders.rules import OPEN_EXCLUDED_STATUSES
 
@@ -177,9 +177,29 @@ def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
     )
 
 
+# The columns one backlog row shows; the list loads nothing else.
+ROW_FIELDS = (
+    "number", "customer__code", "customer__name", "po_number", "status", "status_reason", "review_reasons",
+    "status_changed_at", "created_at", "total", "claimed_by__username", "claimed_at",
+)  # fmt: skip
+
+
 def backlog_page_rows(orders: QuerySet[Order]) -> QuerySet[Order]:
     """What one row shows, loaded in a fixed number of queries whatever the page size."""
-    return orders.select_related("customer", "claimed_by").prefetch_related("lines")
+    return orders.select_related("customer", "claimed_by").only(*ROW_FIELDS)
+
+
+def lines_by_order(order_ids) -> dict[int, list[tuple[str, int]]]:
+    """(sku, quantity) of each order's lines in position order: one query for the whole page.
+
+    Plain tuples rather than prefetched OrderLine objects: the row needs two
+    columns, and building model instances for every line cost more than the query.
+    """
+    lines: dict[int, list[tuple[str, int]]] = {order_id: [] for order_id in order_ids}
+    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "position").values_list("order_id", "sku", "quantity")
+    for order_id, sku, quantity in rows:
+        lines[order_id].append((sku, quantity))
+    return lines
 
 
 def is_in_backlog(order: Order, now: datetime | None = None) -> bool:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
 from orderdesk.roles import BACKLOG_ROLES, role_required
-from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog
+from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, lines_by_order
 from orders.filters import BacklogFilter
 from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
 from orders.models import Order, OrderDocument
@@ -38,11 +38,13 @@ def backlog(request):
         paginator.count = counts.total  # the whole backlog: already counted (a cached_property, set here)
     page = paginator.get_page(request.GET.get("page"))
     detail_base = reverse("orders:backlog")
+    lines = lines_by_order([order.pk for order in page])
     for order in page:  # worked out once here, not per row in the template
         order.may_handle = user_may_handle(request.user, order)
         order.claim_active = claim_is_active(order, now)
         order.band = age_band(order.created_at, now)
         order.detail_url = f"{detail_base}{order.number}/"
+        order.line_items = lines[order.pk]
     context = {
         "filter": filterset,
         "page": page,
