@@ -123,6 +123,27 @@ def backlog_counts(*, user, now: datetime | None = None) -> BacklogCounts:
     return replace(shared, mine=mine)
 
 
+def known_list_count(counts: BacklogCounts, narrowing: dict) -> int | None:
+    """How many orders a list filtered by `narrowing` holds, when the counts already say; else None.
+
+    The whole backlog and each single count link at the top of the page
+    (one reason, state, age band or claim) are already counted: the list
+    then needs no COUNT(*) of its own over thousands of open orders.
+    """
+    if not narrowing:
+        return counts.total
+    if len(narrowing) != 1:
+        return None
+    [(name, value)] = narrowing.items()
+    known = {
+        "reason": counts.by_reason,
+        "age": counts.by_age,
+        "state": {"needs_review": counts.needs_review, "failed": counts.failed, "stuck": counts.stuck},
+        "claim": {"unclaimed": counts.unclaimed, "mine": counts.mine},
+    }
+    return known.get(name, {}).get(value)
+
+
 def forget_backlog_counts() -> None:
     cache.delete(COUNTS_CACHE_KEY)
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
 from orderdesk.roles import BACKLOG_ROLES, role_required
-from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, lines_by_order
+from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, known_list_count, lines_by_order
 from orders.filters import BacklogFilter
 from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
 from orders.models import Order, OrderDocument
@@ -34,8 +34,9 @@ def backlog(request):
     counts = backlog_counts(user=request.user, now=now)
     filterset = BacklogFilter(request.GET, queryset=backlog_orders(now=now), user=request.user)
     paginator = Paginator(backlog_page_rows(filterset.qs), settings.BACKLOG_PAGE_SIZE)
-    if not filterset.narrows():
-        paginator.count = counts.total  # the whole backlog: already counted (a cached_property, set here)
+    known_count = known_list_count(counts, filterset.narrowing()) if filterset.is_valid() else None
+    if known_count is not None:
+        paginator.count = known_count  # already counted at the top of the page (a cached_property, set here)
     page = paginator.get_page(request.GET.get("page"))
     detail_base = reverse("orders:backlog")
     lines = lines_by_order([order.pk for order in page])

@@ -294,6 +294,31 @@ class TestList:
 
         assert queries_for(5) == queries_for(30)
 
+    def test_the_page_count_of_a_filtered_list_is_the_number_of_orders_it_holds(self, client, customer, catalog, order_desk, settings):
+        # Single filters take their total from the counts at the top of the page instead of a COUNT(*).
+        settings.BACKLOG_PAGE_SIZE = 5
+        for i in range(7):
+            held_order(customer, catalog, po_number=f"PO-C{i}", reasons=[ReviewReason.OVER_CREDIT_LIMIT])
+        for i in range(6):
+            held_order(customer, catalog, po_number=f"PO-M{i}", reasons=[ReviewReason.MANUAL_APPROVAL], age=timedelta(days=2))
+        held_order(customer, catalog, po_number="PO-F", status=Order.Status.FAILED, reasons=[])
+        client.force_login(order_desk)
+
+        def total(query):
+            page = client.get(reverse("orders:backlog") + query).content.decode()
+            if "ページ（全" not in page:
+                return None
+            return int(page.split("ページ（全", 1)[1].split("件）", 1)[0])
+
+        assert total("") == 14
+        assert total("?reason=OVER_CREDIT_LIMIT") == 7
+        assert total("?reason=MANUAL_APPROVAL&sort=total_desc") == 6
+        assert total("?age=overdue") == 6
+        assert total("?state=needs_review") == 13
+        assert total("?claim=unclaimed") == 14
+        assert total("?reason=MANUAL_APPROVAL&age=fresh") is None  # a single page: no pagination shown
+        assert total("?q=PO-C") == 7
+
     def test_the_shared_counts_are_cached_briefly_and_forgotten_after_an_action(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
         client.force_login(order_desk)
