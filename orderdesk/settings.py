@@ -39,6 +39,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # Our apps first: their translations take precedence over the libraries'
+    # (import-export's catalog, for one, has its own Japanese for "Created").
+    "orderdesk",
+    "licensing",
+    "quotes",
+    "orders",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -52,10 +58,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "import_export",
-    "orderdesk",
-    "licensing",
-    "quotes",
-    "orders",
 ]
 
 MIDDLEWARE = [

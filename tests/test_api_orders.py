@@ -207,3 +207,26 @@ def test_order_for_an_inactive_product_is_accepted_for_review(api):
     response = post_order(api, order_body(lines=[{"sku": "OLD-1Y", "quantity": 2}]))
     assert response.status_code == 201
     assert response.json()["total"] == 8800
+
+
+def test_a_failed_order_cannot_be_cancelled_once_provisioning_had_started(api):
+    from orders.services.transitions import Actor, record_event
+
+    number = post_order(api, order_body()).json()["number"]
+    order = Order.objects.get(number=number)
+    record_event(order=order, actor=Actor.system("pipeline"), from_status="approved", to_status="provisioning")
+    record_event(order=order, actor=Actor.system("pipeline"), from_status="provisioning", to_status="failed")
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED)
+
+    response = api.post(f"/api/v1/orders/{number}/cancel/")
+
+    assert response.status_code == 409
+    assert response.json()["type"] == "order-not-cancellable"
+    assert Order.objects.get(pk=order.pk).status == Order.Status.FAILED
+
+
+def test_a_failed_order_that_never_provisioned_can_be_cancelled(api):
+    number = post_order(api, order_body()).json()["number"]
+    Order.objects.filter(number=number).update(status=Order.Status.FAILED)
+
+    assert api.post(f"/api/v1/orders/{number}/cancel/").status_code == 200

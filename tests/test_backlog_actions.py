@@ -389,3 +389,18 @@ class TestFormatting:
         with translation.override("en"):
             assert when(moment) == "29 Nov 2026 14:05"
             assert age(timezone.now() - timedelta(hours=3, minutes=10)) == "3 h"
+
+
+def test_the_timeline_shows_review_codes_in_words():
+    from django.utils import translation
+
+    from orders.models import ReviewReason
+    from orders.templatetags.backlog_tags import event_reason
+
+    with translation.override("en"):
+        shown = event_reason("rules checked: QUANTITY_OVER_CAP, MANUAL_APPROVAL")
+        expected = f"rules checked: {ReviewReason.QUANTITY_OVER_CAP.label}, {ReviewReason.MANUAL_APPROVAL.label}"
+        assert shown == expected
+    with translation.override("ja"):
+        assert "QUANTITY_OVER_CAP" not in event_reason("QUANTITY_OVER_CAP")
+    assert event_reason("approved straight through") == "approved straight through"

@@ -18,7 +18,7 @@ from orders.backlog import is_in_backlog
 from orders.models import Order, OrderEvent, OrderLine, ReviewReason
 from orders.permissions import ActionRefused, ensure_may_handle
 from orders.rules import order_review_reasons
-from orders.services.cancellation import order_cancel
+from orders.services.cancellation import order_cancel, order_is_cancellable
 from orders.services.claims import ensure_not_claimed_by_other
 from orders.services.queueing import enqueue_order
 from orders.services.transitions import Actor, order_transition, record_event
@@ -132,7 +132,7 @@ def order_cancel_by_staff(*, order: Order, actor: Actor, reason: str = "") -> Or
     """The same cancellation the customer API uses, behind the backlog's role and claim checks."""
     with transaction.atomic():
         order = _lock_for(order, actor)
-        if order.status not in Order.CANCELLABLE_STATUSES:
+        if not order_is_cancellable(order):
             _refuse_status(order, _("only orders that have not started provisioning can be cancelled."))
         order = order_cancel(order=order, actor=actor, reason=reason.strip() or "cancelled by staff")
         order.claimed_by = order.claimed_at = None

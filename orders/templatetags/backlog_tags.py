@@ -79,6 +79,19 @@ def reason_label(code: str) -> str:
 
 
 @register.filter
+def event_reason(reason: str) -> str:
+    """An event's reason for people: review codes ("QUANTITY_OVER_CAP, MANUAL_APPROVAL",
+    possibly after "rules checked: ") in words; other text as the pipeline wrote it."""
+    prefix, _sep, rest = reason.rpartition(": ")
+    codes = [code.strip() for code in rest.split(",")]
+    if codes and all(code in _REASON_LABELS for code in codes):
+        separator = "、" if translation.get_language() == "ja" else ", "
+        labels = separator.join(reason_label(code) for code in codes)
+        return f"{prefix}: {labels}" if prefix else labels
+    return reason
+
+
+@register.filter
 def status_label(code: str) -> str:
     return str(_STATUS_LABELS.get(code, code))
 
