@@ -39,8 +39,12 @@ def when(value: datetime | None) -> str:
     """2026年11月29日 14:05 in Japanese, 29 Nov 2026 14:05 in English; in Tokyo time."""
     if value is None:
         return ""
-    local = timezone.localtime(value)
-    if translation.get_language() == "ja":
+    return _when_text(value, timezone.get_current_timezone(), translation.get_language() == "ja")
+
+
+def _when_text(value: datetime, tz, japanese: bool) -> str:
+    local = value.astimezone(tz)
+    if japanese:
         return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
     return f"{local.day} {local:%b %Y %H:%M}"
 
@@ -131,6 +135,19 @@ class _RowTexts:
         self.me = f"<strong>{escape(_('me'))}</strong>"
         self.stuck = escape(_("Stuck"))
         self.reasons = {code: f'<span class="badge reason">{escape(label)}</span>' for code, label in _REASON_LABELS.items()}
+        self.tz = timezone.get_current_timezone()
+        self.japanese = translation.get_language() == "ja"
+        self._ages: dict[int, str] = {}
+
+    def when(self, value: datetime) -> str:
+        return escape(_when_text(value, self.tz, self.japanese))
+
+    def age(self, value: datetime) -> str:
+        """The age badge's text; rows of the same minute share it (translating it is the costly part)."""
+        minutes = int((self.now - value).total_seconds() // 60)
+        if minutes not in self._ages:
+            self._ages[minutes] = escape(_age_text(value, self.now))
+        return self._ages[minutes]
 
 
 def _row(order, texts: _RowTexts) -> str:
@@ -150,7 +167,7 @@ def _row(order, texts: _RowTexts) -> str:
         f'<td class="lines-summary">{lines}</td>'
         f'<td class="num">{yen(order.total)}</td>'
         f"<td>{_reason_badges(order, texts)}</td>"
-        f'<td class="num"><span class="badge {order.band}" title="{escape(when(order.created_at))}">{escape(_age_text(order.created_at, texts.now))}</span></td>'
+        f'<td class="num"><span class="badge {order.band}" title="{texts.when(order.created_at)}">{texts.age(order.created_at)}</span></td>'
         f'<td class="nowrap">{_claimer(order, texts)}</td>'
         "</tr>"
     )
