@@ -161,7 +161,9 @@ def _subscriptions_get_or_create(
         return {subscription.product_id: subscription for subscription in rows}
 
     found = existing()
-    missing = [product for product_id, product in wanted.items() if product_id not in found]
+    # In product order: two first orders of one customer then insert in the same
+    # order, and one waits for the other instead of both deadlocking.
+    missing = [wanted[product_id] for product_id in sorted(wanted) if product_id not in found]
     if not missing:
         return found
     start = term_start or japan_today()
