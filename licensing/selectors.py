@@ -1,5 +1,6 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,20 +56,28 @@ def seats_by_product(*, customer: Customer) -> dict[int, int]:
     return {row["subscription__product_id"]: row["total"] for row in rows}
 
 
-def addon_seat_excess(*, customer: Customer, additions: dict[str, int]) -> list[str]:
+def addon_seat_excess(
+    *, customer: Customer, additions: dict[str, int], products: Iterable[Product] | None = None
+) -> list[str]:
     """SKUs of add-ons in `additions` whose seats would exceed their base product's seats once
     `additions` (sku → seats to add) were provisioned, counting base seats added by the same order.
 
     Only add-ons the order adds to are checked: an order that adds base seats
     alone can only reduce an excess. Unknown SKUs are left to the unknown-SKU
-    rule, and an add-on without a configured base has nothing to exceed. Two queries.
+    rule, and an add-on without a configured base has nothing to exceed. Two
+    queries; one when the caller passes the `products` of `additions` already
+    loaded with their base_product (select_related).
     """
-    addons = Product.objects.filter(sku__in=additions, kind=Product.Kind.ADDON, base_product__isnull=False).select_related(
-        "base_product"
-    )
+    if products is None:
+        products = Product.objects.filter(sku__in=additions).select_related("base_product")
+    addons = {
+        product.sku: product
+        for product in products
+        if product.sku in additions and product.kind == Product.Kind.ADDON and product.base_product_id is not None
+    }
     current = seats_by_product(customer=customer)
     excess = []
-    for addon in addons:
+    for addon in addons.values():
         addon_seats = current.get(addon.pk, 0) + additions[addon.sku]
         base_seats = current.get(addon.base_product_id, 0) + additions.get(addon.base_product.sku, 0)
         if addon_seats > base_seats:

@@ -7,7 +7,8 @@ the race — no lock, no "check then insert" that two transactions could both pa
 """
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
@@ -101,6 +102,142 @@ def seats_provision(
         ),
     )
     return _same_entry(entry, customer=customer, product=product, quantity=quantity)
+
+
+@dataclass(frozen=True)
+class SeatsRequest:
+    """One line to provision: `quantity` seats of `product`, recorded once under `reference`."""
+
+    product: Product
+    quantity: int
+    reference: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    entry: SeatLedgerEntry
+    license_key: LicenseKey
+
+
+def seats_provision_many(
+    *, customer: Customer, requests: Sequence[SeatsRequest], term_start: date | None = None
+) -> list[Provisioned]:
+    """seats_provision and license_key_issue for several lines at once, in a handful of statements.
+
+    The same guarantees, per reference: a second call records nothing and
+    returns the first entry and key; a reference already recorded for other
+    seats raises ReferenceConflict. Rows are inserted with ON CONFLICT DO
+    NOTHING and then read back by reference, so the unique indexes decide a
+    race with a concurrent caller exactly as they do for one line, and what is
+    returned is what the database holds. Returns one result per request, in order.
+    """
+    references = [request.reference for request in requests]
+    if len(set(references)) != len(references):
+        raise LedgerError(f"each line needs its own reference, got {references}")
+    for request in requests:
+        if request.quantity < 1:
+            raise LedgerError(f"provisioning adds at least one seat, got {request.quantity} for {request.reference}")
+    if not requests:
+        return []
+    subscriptions = _subscriptions_get_or_create(
+        customer=customer, products=[request.product for request in requests], term_start=term_start
+    )
+    entries = _entries_create_once(requests=requests, subscriptions=subscriptions)
+    for request in requests:
+        _same_entry(entries[request.reference], customer=customer, product=request.product, quantity=request.quantity)
+    keys = _keys_issue_once({request.reference: entries[request.reference].subscription for request in requests})
+    return [Provisioned(entry=entries[reference], license_key=keys[reference]) for reference in references]
+
+
+def _subscriptions_get_or_create(
+    *, customer: Customer, products: Sequence[Product], term_start: date | None
+) -> dict[int, Subscription]:
+    """product id → the customer's subscription; missing ones created (race-safe on the unique pair). 1–3 queries."""
+    wanted = {product.pk: product for product in products}
+
+    def existing() -> dict[int, Subscription]:
+        rows = Subscription.objects.filter(customer=customer, product_id__in=wanted)
+        return {subscription.product_id: subscription for subscription in rows}
+
+    found = existing()
+    # In product order: two first orders of one customer then insert in the same
+    # order, and one waits for the other instead of both deadlocking.
+    missing = [wanted[product_id] for product_id in sorted(wanted) if product_id not in found]
+    if not missing:
+        return found
+    start = term_start or japan_today()
+    Subscription.objects.bulk_create(
+        [
+            Subscription(
+                customer=customer,
+                product=product,
+                term_start=start,
+                term_end=term_end_for(term_start=start, term_months=product.term_months),
+            )
+            for product in missing
+        ],
+        ignore_conflicts=True,  # a concurrent caller created it first: read theirs below
+    )
+    found = existing()
+    if set(found) != set(wanted):
+        raise LedgerError(f"could not create subscriptions of {customer} for products {sorted(set(wanted) - set(found))}")
+    return found
+
+
+def _entries_create_once(
+    *, requests: Sequence[SeatsRequest], subscriptions: dict[int, Subscription]
+) -> dict[str, SeatLedgerEntry]:
+    """reference → the ledger entry the database holds for it, inserting those not yet recorded. 2 queries."""
+    SeatLedgerEntry.objects.bulk_create(
+        [
+            SeatLedgerEntry(
+                subscription=subscriptions[request.product.pk],
+                quantity=request.quantity,
+                reference=request.reference,
+                reason=request.reason or f"provisioned for {request.reference}",
+            )
+            for request in requests
+        ],
+        ignore_conflicts=True,  # recorded before (a re-run) or by a concurrent caller: never twice
+    )
+    references = [request.reference for request in requests]
+    entries = {
+        entry.reference: entry
+        for entry in SeatLedgerEntry.objects.select_related("subscription").filter(reference__in=references)
+    }
+    if len(entries) != len(references):
+        raise LedgerError(f"ledger entries missing after insert: {sorted(set(references) - set(entries))}")
+    return entries
+
+
+def _keys_issue_once(subscriptions: dict[str, Subscription], attempts: int = 5) -> dict[str, LicenseKey]:
+    """reference → its license key, issuing keys for references without one. 2 queries, more only on a key clash.
+
+    A row skipped by ON CONFLICT is either a reference already holding a key
+    (read back below) or, all but impossibly, a drawn key already taken: that
+    reference is still missing after the read and gets a fresh draw.
+    """
+    keys: dict[str, LicenseKey] = {}
+    for _attempt in range(attempts):
+        missing = [reference for reference in subscriptions if reference not in keys]
+        if not missing:
+            break
+        LicenseKey.objects.bulk_create(
+            [
+                LicenseKey(subscription=subscriptions[reference], key=generate_license_key(), reference=reference)
+                for reference in missing
+            ],
+            ignore_conflicts=True,
+        )
+        keys.update((key.reference, key) for key in LicenseKey.objects.filter(reference__in=missing))
+    else:
+        if len(keys) != len(subscriptions):
+            raise RuntimeError(f"no unused license key after {attempts} draws; is the generator broken?")
+    for reference, key in keys.items():
+        if key.subscription_id != subscriptions[reference].pk:
+            raise ReferenceConflict(f"{reference} already has key {key.key} for another subscription")
+    return keys
 
 
 def seats_adjust(*, subscription: Subscription, quantity: int, reference: str, reason: str) -> SeatLedgerEntry:

@@ -24,7 +24,7 @@ def _lines(order: Order) -> list[OrderLine]:
     # The rules all read the lines; load them with their products once per order.
     cached = getattr(order, "_rule_lines", None)
     if cached is None:
-        cached = list(order.lines.select_related("product"))
+        cached = list(order.lines.select_related("product__base_product"))
         order._rule_lines = cached
     return cached
 
@@ -60,8 +60,11 @@ def over_credit_limit(order: Order) -> list[str]:
 
 def addon_exceeds_base(order: Order) -> list[str]:
     """After this order, a subscription would hold more add-on seats than base seats."""
-    additions = {line.sku: line.quantity for line in _lines(order)}
-    return [ReviewReason.ADDON_EXCEEDS_BASE] if addon_seat_excess(customer=order.customer, additions=additions) else []
+    lines = _lines(order)
+    additions = {line.sku: line.quantity for line in lines}
+    products = [line.product for line in lines]  # loaded with their base products: no query for the catalog
+    excess = addon_seat_excess(customer=order.customer, additions=additions, products=products)
+    return [ReviewReason.ADDON_EXCEEDS_BASE] if excess else []
 
 
 def suspected_duplicate(order: Order) -> list[str]:

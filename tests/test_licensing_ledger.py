@@ -11,13 +11,16 @@ from licensing import services
 from licensing.models import JAPAN, LedgerEntryImmutable, LicenseKey, SeatLedgerEntry, Subscription
 from licensing.selectors import addon_seat_excess, customer_subscriptions, subscription_history, subscription_seats
 from licensing.services import (
+    LedgerError,
     ReferenceConflict,
     SeatsBelowZero,
+    SeatsRequest,
     add_months,
     license_key_issue,
     license_key_revoke,
     seats_adjust,
     seats_provision,
+    seats_provision_many,
 )
 from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory
@@ -237,3 +240,95 @@ def test_addon_excess_counts_existing_addon_seats_and_only_this_customers_base(c
     assert addon_seat_excess(customer=customer, additions={"RDA-1Y": 2}) == []
     assert addon_seat_excess(customer=customer, additions={"RDA-1Y": 3}) == ["RDA-1Y"]
     assert addon_seat_excess(customer=other_customer, additions={"RDA-1Y": 500}) == []
+
+
+# Provisioning all lines of an order at once -------------------------------------------
+
+
+def provision_many(customer, catalog, lines, **extra):
+    requests = [SeatsRequest(product=catalog[sku], quantity=quantity, reference=reference) for sku, quantity, reference in lines]
+    return services.seats_provision_many(customer=customer, requests=requests, **extra)
+
+
+ORDER_LINES = [("SRA-1Y", 50, "order-line:1"), ("RDA-1Y", 20, "order-line:2")]
+
+
+def test_provisioning_an_orders_lines_at_once_records_one_entry_and_one_key_per_line(customer, catalog):
+    results = provision_many(customer, catalog, ORDER_LINES, term_start=date(2026, 4, 1))
+
+    assert [(r.entry.subscription.product.sku, r.entry.quantity, r.entry.reference) for r in results] == ORDER_LINES
+    assert all(r.license_key.reference == r.entry.reference for r in results)
+    assert all(r.license_key.subscription_id == r.entry.subscription_id for r in results)
+    assert all(KEY_FORMAT.match(r.license_key.key) for r in results)
+    assert Subscription.objects.filter(customer=customer, term_start=date(2026, 4, 1)).count() == 2
+    assert (SeatLedgerEntry.objects.count(), LicenseKey.objects.count()) == (2, 2)
+
+
+def test_provisioning_the_same_lines_again_returns_the_same_rows_and_counts_nothing(customer, catalog):
+    first = provision_many(customer, catalog, ORDER_LINES)
+    second = provision_many(customer, catalog, ORDER_LINES)
+
+    assert [(r.entry.pk, r.license_key.pk) for r in second] == [(r.entry.pk, r.license_key.pk) for r in first]
+    assert (SeatLedgerEntry.objects.count(), LicenseKey.objects.count()) == (2, 2)
+    assert sum(subscription_seats(subscription=s) for s in Subscription.objects.all()) == 70
+
+
+def test_lines_half_recorded_by_the_single_line_service_are_completed_not_doubled(customer, catalog):
+    earlier = provision(customer, catalog["SRA-1Y"], 50, "order-line:1", term_start=date(2026, 4, 1))
+
+    results = provision_many(customer, catalog, ORDER_LINES, term_start=date(2026, 9, 1))
+
+    assert results[0].entry.pk == earlier.pk
+    assert SeatLedgerEntry.objects.count() == 2
+    assert Subscription.objects.get(product=catalog["SRA-1Y"]).term_start == date(2026, 4, 1)  # joins the running term
+
+
+def test_a_reference_recorded_for_other_seats_is_refused_when_provisioning_many(customer, catalog):
+    provision(customer, catalog["SRA-1Y"], 10, "order-line:2")
+
+    with pytest.raises(ReferenceConflict):
+        provision_many(customer, catalog, ORDER_LINES)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [("SRA-1Y", 0, "order-line:1")],
+        [("SRA-1Y", 5, "order-line:1"), ("RDA-1Y", 5, "order-line:1")],
+    ],
+)
+def test_provisioning_many_refuses_no_seats_and_a_shared_reference(customer, catalog, lines):
+    with pytest.raises(LedgerError):
+        provision_many(customer, catalog, lines)
+    assert not SeatLedgerEntry.objects.exists()
+
+
+def test_a_drawn_key_that_already_exists_is_drawn_again_when_provisioning_many(customer, catalog, monkeypatch):
+    taken = provision_many(customer, catalog, ORDER_LINES[:1])[0].license_key.key
+    draws = iter([taken, "ABCD-EFGH-JKLM-NPQR-STUV"])
+    monkeypatch.setattr(services, "generate_license_key", lambda: next(draws))
+
+    result = provision_many(customer, catalog, ORDER_LINES[1:])
+
+    assert result[0].license_key.key == "ABCD-EFGH-JKLM-NPQR-STUV"
+
+
+def test_provisioning_an_orders_lines_costs_the_same_few_queries_however_many_lines(
+    customer, catalog, django_assert_max_num_queries
+):
+    provision_many(customer, catalog, ORDER_LINES)  # the subscriptions exist now
+    lines = [("SRA-1Y", 1, f"order-line:a{n}") for n in range(10)] + [("RDA-1Y", 1, f"order-line:b{n}") for n in range(10)]
+
+    with django_assert_max_num_queries(5):  # subscriptions, insert + read entries, insert + read keys
+        provision_many(customer, catalog, lines)
+
+    assert SeatLedgerEntry.objects.count() == 22
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_workers_provisioning_one_orders_lines_at_once_record_them_once(requires_postgres, customer, catalog):
+    results = run_at_once(8, lambda: [(r.entry.pk, r.license_key.pk) for r in provision_many(customer, catalog, ORDER_LINES)])
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len({tuple(r) for r in results}) == 1
+    assert (SeatLedgerEntry.objects.count(), LicenseKey.objects.count(), Subscription.objects.count()) == (2, 2, 2)
