@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -17,6 +18,52 @@ from licensing.models import (
     Subscription,
     WorkHoursPolicy,
 )
+from licensing.pricing import Tier
+
+
+@dataclass(frozen=True)
+class PricedProduct:
+    """What an order line needs of a product: what it freezes (name, unit, tax rate) and the tiers that price it."""
+
+    id: int
+    sku: str
+    name_ja: str
+    unit: str
+    tax_rate: int
+    tiers: tuple[Tier, ...]
+
+
+def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
+    """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
+
+    Inactive products are included: an order for one is accepted and held for
+    review by the pipeline's rules. SKUs that do not exist are simply absent.
+    Read from the database on every call, so a changed price or product
+    applies to the very next order.
+    """
+    skus = list(skus)
+    if not skus:
+        return {}
+    placeholders = ", ".join(["%s"] * len(skus))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+            " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+            f" WHERE p.sku IN ({placeholders})",
+            skus,
+        )
+        rows = cursor.fetchall()
+    columns: dict[str, tuple] = {}
+    tiers: dict[str, list[Tier]] = {}
+    for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:
+        columns[sku] = (product_id, name_ja, unit, tax_rate)
+        product_tiers = tiers.setdefault(sku, [])
+        if min_quantity is not None:  # a product without tiers has one row of NULLs
+            product_tiers.append(Tier(min_quantity=min_quantity, unit_price=unit_price))
+    return {
+        sku: PricedProduct(id=product_id, sku=sku, name_ja=name_ja, unit=unit, tax_rate=tax_rate, tiers=tuple(tiers[sku]))
+        for sku, (product_id, name_ja, unit, tax_rate) in columns.items()
+    }
 
 
 def subscription_seats(*, subscription: Subscription) -> int:

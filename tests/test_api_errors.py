@@ -112,21 +112,31 @@ def test_throttled_token_gets_429_with_retry_after_and_other_tokens_do_not(api, 
     assert colleague_api.get("/api/v1/products/").status_code == 200
 
 
-def test_unexpected_error_is_500_problem_without_internals(api, monkeypatch):
+# The ordinary body takes the lean intake (orders.api.intake); a quantity sent as a string is valid too, but
+# only DRF's serializer reads it, so that body takes the full path. Both must fail the same way.
+BODIES_FOR_BOTH_PATHS = [
+    pytest.param(order_body(), id="lean-intake"),
+    pytest.param(order_body(lines=[{"sku": "SRA-1Y", "quantity": "50"}]), id="full-drf-path"),
+]
+
+
+@pytest.mark.parametrize("body", BODIES_FOR_BOTH_PATHS)
+def test_unexpected_error_is_500_problem_without_internals(api, monkeypatch, body):
     def explode(**kwargs):
         raise RuntimeError("database password is hunter2")
 
+    monkeypatch.setattr("orders.api.intake.order_submit", explode)
     monkeypatch.setattr("orders.api.views.order_submit", explode)
     client = api
     client.raise_request_exception = False
 
-    response = client.post("/api/v1/orders/", data=order_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-500")
+    response = client.post("/api/v1/orders/", data=body, format="json", HTTP_IDEMPOTENCY_KEY="k-500")
 
     assert_problem(response, 500, "server-error")
     assert "hunter2" not in response.content.decode()
     # The key was released: the retry is processed, not answered with a stored 500.
     monkeypatch.undo()
-    assert client.post("/api/v1/orders/", data=order_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-500").status_code == 201
+    assert client.post("/api/v1/orders/", data=body, format="json", HTTP_IDEMPOTENCY_KEY="k-500").status_code == 201
 
 
 def test_schema_and_docs_are_served(api):

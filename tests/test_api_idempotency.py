@@ -140,6 +140,8 @@ def test_two_concurrent_requests_with_one_key_make_one_order(requires_postgres, 
         second_is_done.wait(timeout=10)
         return original_submit(**kwargs)
 
+    # Both paths of POST /orders/ (the lean intake and DRF's create) call order_submit.
+    monkeypatch.setattr("orders.api.intake.order_submit", slow_submit)
     monkeypatch.setattr("orders.api.views.order_submit", slow_submit)
     clients = [client_for(customer), client_for(customer)]
     responses = {}

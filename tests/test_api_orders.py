@@ -54,31 +54,35 @@ def test_the_same_po_number_is_fine_for_another_customer(api, outsider_api):
     assert post_order(outsider_api, order_body(po_number="PO-1")).status_code == 201
 
 
+# Each invalid body with the field path and code its 400 names (also used by tests/test_api_intake.py).
+INVALID_BODIES = [
+    ({"lines": [{"sku": "SRA-1Y", "quantity": 1}]}, {"po_number": "required"}),
+    (order_body(po_number=""), {"po_number": "blank"}),
+    (order_body(po_number="P" * 65), {"po_number": "max_length"}),
+    (order_body(lines=[]), {"lines": "empty"}),
+    (order_body(lines="SRA-1Y"), {"lines": "not_a_list"}),
+    (order_body(lines=[{"sku": "SRA-1Y"}]), {"lines[0].quantity": "required"}),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": "ten"}]), {"lines[0].quantity": "invalid"}),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": 1.5}]), {"lines[0].quantity": "invalid"}),
+    (
+        order_body(lines=[{"sku": "SRA-1Y", "quantity": 1}, {"sku": "RDA-1Y", "quantity": -3}]),
+        {"lines[1].quantity": "min_value"},
+    ),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": 0}]), {"lines[0].quantity": "min_value"}),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": 100_001}]), {"lines[0].quantity": "max_value"}),
+    (order_body(lines=[{"sku": f"S{i}", "quantity": 1} for i in range(101)]), {"lines": "max_length"}),
+    (
+        order_body(lines=[{"sku": "SRA-1Y", "quantity": 1}, {"sku": "SRA-1Y", "quantity": 2}]),
+        {"lines[1].sku": "duplicate"},
+    ),
+    (order_body(requested_start="2020-01-01"), {"requested_start": "past_date"}),
+    (order_body(requested_start="next monday"), {"requested_start": "invalid"}),
+]
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [
-        ({"lines": [{"sku": "SRA-1Y", "quantity": 1}]}, {"po_number": "required"}),
-        (order_body(po_number=""), {"po_number": "blank"}),
-        (order_body(po_number="P" * 65), {"po_number": "max_length"}),
-        (order_body(lines=[]), {"lines": "empty"}),
-        (order_body(lines="SRA-1Y"), {"lines": "not_a_list"}),
-        (order_body(lines=[{"sku": "SRA-1Y"}]), {"lines[0].quantity": "required"}),
-        (order_body(lines=[{"sku": "SRA-1Y", "quantity": "ten"}]), {"lines[0].quantity": "invalid"}),
-        (order_body(lines=[{"sku": "SRA-1Y", "quantity": 1.5}]), {"lines[0].quantity": "invalid"}),
-        (
-            order_body(lines=[{"sku": "SRA-1Y", "quantity": 1}, {"sku": "RDA-1Y", "quantity": -3}]),
-            {"lines[1].quantity": "min_value"},
-        ),
-        (order_body(lines=[{"sku": "SRA-1Y", "quantity": 0}]), {"lines[0].quantity": "min_value"}),
-        (order_body(lines=[{"sku": "SRA-1Y", "quantity": 100_001}]), {"lines[0].quantity": "max_value"}),
-        (order_body(lines=[{"sku": f"S{i}", "quantity": 1} for i in range(101)]), {"lines": "max_length"}),
-        (
-            order_body(lines=[{"sku": "SRA-1Y", "quantity": 1}, {"sku": "SRA-1Y", "quantity": 2}]),
-            {"lines[1].sku": "duplicate"},
-        ),
-        (order_body(requested_start="2020-01-01"), {"requested_start": "past_date"}),
-        (order_body(requested_start="next monday"), {"requested_start": "invalid"}),
-    ],
+    INVALID_BODIES,
     ids=lambda value: json.dumps(value, ensure_ascii=False)[:60] if isinstance(value, dict) else None,
 )
 def test_invalid_order_names_each_wrong_field_and_creates_nothing(api, body, expected):

@@ -19,12 +19,12 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
 from orderdesk.api.problems import Problem
-from orderdesk.db import atomic_without_flush_wait
+from orderdesk.db import atomic_without_flush_wait, insert_unless_conflict, update_fields_of
 from orderdesk.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -89,8 +89,12 @@ def store_response_in_transaction(request, response: Response) -> None:
     transaction.on_commit(claim.mark_committed)
 
 
+def is_valid_key(key: str) -> bool:
+    return _VALID_KEY.match(key) is not None
+
+
 def _check_key(key: str) -> None:
-    if not _VALID_KEY.match(key):
+    if not is_valid_key(key):
         raise Problem(
             400,
             "invalid-idempotency-key",
@@ -101,46 +105,62 @@ def _check_key(key: str) -> None:
 
 
 def _fingerprint(request) -> str:
-    # The parsed body, canonicalised, so key order and white space do not matter.
-    body = json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+    return request_fingerprint(request.method, request.path, request.data)
+
+
+def request_fingerprint(method: str, path: str, data) -> str:
+    """What makes two requests with one key "the same": the parsed body, canonicalised, so key order and white space do not matter."""
+    body = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
+
+
+def claim_key(*, customer, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Claim a key that has no record yet: the new in-flight record, or None if the key already has one.
+
+    One INSERT … ON CONFLICT DO NOTHING in its own committed transaction, so
+    the unique constraint decides between concurrent requests.
+    """
+    now = timezone.now()
+    record = IdempotencyRecord(
+        customer=customer,
+        key=key,
+        request_fingerprint=fingerprint,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+    )
+    with atomic_without_flush_wait():
+        claimed = insert_unless_conflict(record)
+    return record if claimed else None
 
 
 def _claim(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
     """Insert the in-flight row, or return the finished one to replay; raise 409/422 otherwise."""
     now = timezone.now()
     for _attempt in range(2):
-        try:
-            with atomic_without_flush_wait():
-                return IdempotencyRecord.objects.create(
-                    customer=customer,
-                    key=key,
-                    request_fingerprint=fingerprint,
-                    created_at=now,
-                    expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
-                )
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(customer=customer, key=key).first()
-            if existing is None:
-                continue  # deleted in between (expired or failed): try to claim again
-            if existing.expires_at <= now or _abandoned(existing, now):
-                IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
-                continue
-            if existing.request_fingerprint != fingerprint:
-                raise Problem(
-                    422,
-                    "idempotency-key-reused",
-                    "This Idempotency-Key was used with a different request.",
-                    "Use a new Idempotency-Key for a different request body.",
-                )
-            if existing.state == IdempotencyRecord.State.IN_FLIGHT:
-                raise Problem(
-                    409,
-                    "idempotency-key-in-flight",
-                    "A request with this Idempotency-Key is still being processed.",
-                    "Retry in a moment to get its result.",
-                )
-            return existing
+        record = claim_key(customer=customer, key=key, fingerprint=fingerprint)
+        if record is not None:
+            return record
+        existing = IdempotencyRecord.objects.filter(customer=customer, key=key).first()
+        if existing is None:
+            continue  # deleted in between (expired or failed): try to claim again
+        if existing.expires_at <= now or _abandoned(existing, now):
+            IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_fingerprint != fingerprint:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with a different request.",
+                "Use a new Idempotency-Key for a different request body.",
+            )
+        if existing.state == IdempotencyRecord.State.IN_FLIGHT:
+            raise Problem(
+                409,
+                "idempotency-key-in-flight",
+                "A request with this Idempotency-Key is still being processed.",
+                "Retry in a moment to get its result.",
+            )
+        return existing
     raise Problem(
         409, "idempotency-key-in-flight", "A request with this Idempotency-Key is still being processed.", "Retry in a moment."
     )
@@ -156,11 +176,17 @@ def _finish(record: IdempotencyRecord, response: Response) -> None:
     if response.status_code >= 500:
         record.delete()
         return
+    headers = {name: response[name] for name in _STORED_HEADERS if response.has_header(name)}
+    store_response(record, status=response.status_code, body=response.data, headers=headers)
+
+
+def store_response(record: IdempotencyRecord, *, status: int, body, headers: dict[str, str]) -> None:
+    """Mark the key finished with the response its replays get (`body` as JSON-ready data). One UPDATE."""
     record.state = IdempotencyRecord.State.FINISHED
-    record.response_status = response.status_code
-    record.response_body = response.data
-    record.response_headers = {name: response[name] for name in _STORED_HEADERS if response.has_header(name)}
-    record.save(update_fields=["state", "response_status", "response_body", "response_headers"])
+    record.response_status = status
+    record.response_body = body
+    record.response_headers = headers
+    update_fields_of(record, ["state", "response_status", "response_body", "response_headers"])
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -6,9 +6,10 @@ validation errors add `errors`: [{"field": "lines[1].quantity", "code", "message
 
 import logging
 
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,24 @@ def problem_response(*, status_code: int, problem_type: str, title: str, detail:
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def plain_problem_response(problem: Problem) -> HttpResponse:
+    """A Problem as a plain Django response, for code that answers without DRF (orders.api.intake)."""
+    body = problem_body(
+        status_code=problem.status_code, problem_type=problem.problem_type, title=problem.title, detail=str(problem.detail), **problem.extra
+    )
+    return HttpResponse(JSONRenderer().render(body), status=problem.status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def server_error_problem() -> Problem:
+    """What an unexpected error answers: nothing about its cause."""
+    return Problem(
+        500,
+        "server-error",
+        "Internal server error.",
+        "Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry.",
+    )
+
+
 def field_errors(detail, path: str = "") -> list[dict]:
     """Flatten DRF's nested error detail into [{"field": "lines[1].quantity", "code", "message"}]."""
     if isinstance(detail, dict):
@@ -94,19 +113,13 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, Problem):
-        return problem_response(
-            status_code=exc.status_code, problem_type=exc.problem_type, title=exc.title, detail=str(exc.detail), **exc.extra
-        )
-    if isinstance(exc, exceptions.APIException):
+    if isinstance(exc, exceptions.APIException) and not isinstance(exc, Problem):
         return _api_exception_response(exc, context)
-
-    logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+    if not isinstance(exc, Problem):
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        exc = server_error_problem()
     return problem_response(
-        status_code=500,
-        problem_type="server-error",
-        title="Internal server error.",
-        detail="Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry.",
+        status_code=exc.status_code, problem_type=exc.problem_type, title=exc.title, detail=str(exc.detail), **exc.extra
     )
 
 

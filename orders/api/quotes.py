@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.problems import Problem
+from orders.api.problems import duplicate_po_number_problem
 from orders.api.serializers import OrderSerializer
-from orders.api.views import IDEMPOTENCY_KEY, PROBLEM, duplicate_po_number_problem
+from orders.api.views import IDEMPOTENCY_KEY, PROBLEM
 from orders.services.from_quote import order_from_quote
 from orders.services.submission import DuplicatePoNumber
 from orders.services.transitions import Actor

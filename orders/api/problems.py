@@ -1,0 +1,16 @@
+"""Problems (problem+json errors) of the order endpoints that more than one view raises."""
+
+from orderdesk.api.problems import Problem
+from orders.models import Order
+
+
+def duplicate_po_number_problem(existing: Order) -> Problem:
+    """409 duplicate-po-number naming the order that already has the PO number (API.md)."""
+    return Problem(
+        409,
+        "duplicate-po-number",
+        "An order with this PO number already exists.",
+        f"PO number {existing.po_number} is already order {existing.number}.",
+        number=existing.number,
+        status_of_existing=existing.status,
+    )
