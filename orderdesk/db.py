@@ -1,4 +1,4 @@
-"""Transactions whose commit need not wait for the disk.
+"""Lean database work for the order intake: commits that need not wait for the disk, plain statements.
 
 A commit normally waits until PostgreSQL has flushed its write-ahead log
 (fsync), which is most of what a short write costs. Some writes on the intake
@@ -24,11 +24,13 @@ from django.db.models import Model
 def atomic_without_flush_wait() -> Iterator[None]:
     """transaction.atomic() with synchronous_commit off for this transaction only.
 
-    Inside an enclosing transaction, or on SQLite, it is plain atomic(): the
-    enclosing commit decides, and must keep waiting for its own flush.
+    Inside an enclosing transaction it simply joins it, without a savepoint
+    (its callers' single statements need no partial rollback): the enclosing
+    commit decides, and keeps waiting for its own flush. On SQLite it is
+    plain atomic().
     """
     outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    with transaction.atomic(savepoint=outermost):
         if outermost and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")

@@ -9,8 +9,9 @@ plain Python and a few plain statements:
     check the body                plain_order(): OrderInputSerializer's rules
     token and customer            one SELECT   (licensing.authentication.token_owner)
     rate limit                    the throttle's own cache entry (orderdesk.api.throttling)
-    claim the Idempotency-Key     one INSERT   (orderdesk.api.idempotency.claim_key)
-    the order                     order_submit(): catalog, number, order, lines, event
+    claim the Idempotency-Key     one INSERT   (orderdesk.api.idempotency.claim_key) and, in
+      and draw the order number   one UPDATE    the same short transaction (orderdesk.numbering)
+    the order                     order_submit(): catalog, order, lines, event
     its replayable response       one UPDATE in the order's transaction
     the 201                       created_body(): what OrderSerializer writes
 
@@ -42,6 +43,8 @@ from licensing.authentication import token_owner
 from orderdesk.api.idempotency import claim_key, is_valid_key, request_fingerprint, store_response
 from orderdesk.api.problems import plain_problem_response, server_error_problem
 from orderdesk.api.throttling import token_may_proceed
+from orderdesk.db import atomic_without_flush_wait
+from orderdesk.numbering import next_number
 from orders.api.problems import duplicate_po_number_problem
 from orders.api.serializers import MAX_LINES, MAX_QUANTITY
 from orders.models import Order
@@ -84,14 +87,12 @@ def submit_order(request) -> HttpResponse | None:
     if owner is None or not token_may_proceed(owner.token_id):
         return None
     setattr(request, COUNTED_ATTRIBUTE, True)
-    record = None
-    if key is not None:
-        fingerprint = request_fingerprint(request.method, request.path, data)
-        record = claim_key(customer=owner.customer, key=key, fingerprint=fingerprint)
-        if record is None:
-            return None  # the key has a record: the full path replays it or answers 409 or 422
+    claimed = _claim_key_and_draw_number(request, data, key, owner.customer)
+    if claimed is None:
+        return None  # the key has a record: the full path replays it or answers 409 or 422
+    record, number = claimed
     try:
-        return _submit(request, order, owner.customer, record)
+        return _submit(request, order, owner.customer, record, number)
     except UnknownSkus:
         _release(record)
         return None  # the full path names the unknown SKUs by their line
@@ -104,7 +105,21 @@ def submit_order(request) -> HttpResponse | None:
         return plain_problem_response(server_error_problem())
 
 
-def _submit(request, order: PlainOrder, customer, record) -> HttpResponse:
+def _claim_key_and_draw_number(request, data, key: str | None, customer):
+    """(the claimed key's record or None, the order number), or None when the key already has a record.
+
+    One short transaction for both, whose commit need not wait for the disk
+    (orderdesk.db): the order's own commit, which waits, comes after it.
+    """
+    with atomic_without_flush_wait():
+        if key is None:
+            return None, next_number("O")
+        fingerprint = request_fingerprint(request.method, request.path, data)
+        record = claim_key(customer=customer, key=key, fingerprint=fingerprint)
+        return None if record is None else (record, next_number("O"))
+
+
+def _submit(request, order: PlainOrder, customer, record, number: str) -> HttpResponse:
     answer = {}
 
     def store_the_answer(created: Order):
@@ -121,6 +136,7 @@ def _submit(request, order: PlainOrder, customer, record) -> HttpResponse:
         notes=order.notes,
         actor=Actor.customer(customer),
         before_commit=store_the_answer,
+        number=number,
     )
     body = answer["body"]
     return HttpResponse(

@@ -49,6 +49,7 @@ def order_submit(
     before_commit: Callable[[Order], None] | None = None,
     discount: int = 0,
     quote=None,
+    number: str | None = None,
 ) -> Order:
     """Store an order in `received` and, once committed, hand it to the pipeline.
 
@@ -56,6 +57,8 @@ def order_submit(
     written: what it writes commits or rolls back with the order (the API
     stores its idempotent response there). `discount` is a whole-order
     discount in yen, `quote` the accepted quote the order comes from.
+    `number` is an order number the caller drew already (next_number("O")),
+    in a short transaction of its own (the API's claims its Idempotency-Key in it).
 
     Should not be called inside another transaction: the order number is drawn
     in its own short transaction so the sequence row is not locked for long.
@@ -70,7 +73,7 @@ def order_submit(
     number one UPDATE.
     """
     products = _products_for(lines)
-    number = next_number("O")
+    number = number or next_number("O")
     try:
         with transaction.atomic():
             order = _create_order(
