@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 
 
@@ -48,6 +48,13 @@ def atomic_without_flush_wait() -> Iterator[None]:
 # stores them, and a field added to a model is picked up without a change here.
 
 
+def _default_db():
+    # The connection itself: `connection` is a proxy that looks it up again (in an
+    # asgiref Local) on every attribute access, and the fields' preparation reads
+    # several attributes of the connection for every value.
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _insert_fields(model) -> list:
     return [field for field in model._meta.concrete_fields if not field.primary_key]
 
@@ -66,14 +73,14 @@ def _insert_sql(model, rows: int, *, unless_conflict: bool = False) -> str:
     )
 
 
-def _insert_params(fields, instances) -> list:
-    return [field.get_db_prep_save(field.pre_save(instance, True), connection) for instance in instances for field in fields]
+def _insert_params(db, fields, instances) -> list:
+    return [field.get_db_prep_save(field.pre_save(instance, True), db) for instance in instances for field in fields]
 
 
-def _mark_saved(instance: Model, key) -> None:
+def _mark_saved(db, instance: Model, key) -> None:
     instance.pk = key
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = db.alias
 
 
 def insert_instances(instances: Sequence[Model]) -> None:
@@ -84,37 +91,40 @@ def insert_instances(instances: Sequence[Model]) -> None:
     """
     if not instances:
         return
+    db = _default_db()
     model = type(instances[0])
     fields = _insert_fields(model)
-    batch_size = connection.ops.bulk_batch_size(fields, instances) or len(instances)
+    batch_size = db.ops.bulk_batch_size(fields, instances) or len(instances)
     for start in range(0, len(instances), batch_size):
         batch = instances[start : start + batch_size]
-        with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(model, len(batch)), _insert_params(fields, batch))
+        with db.cursor() as cursor:
+            cursor.execute(_insert_sql(model, len(batch)), _insert_params(db, fields, batch))
             keys = [row[0] for row in cursor.fetchall()]
         for instance, key in zip(batch, keys, strict=True):
-            _mark_saved(instance, key)
+            _mark_saved(db, instance, key)
 
 
 def insert_unless_conflict(instance: Model) -> bool:
     """INSERT … ON CONFLICT DO NOTHING of one new instance: False, and no primary key, when a unique constraint refused it."""
+    db = _default_db()
     model = type(instance)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, 1, unless_conflict=True), _insert_params(_insert_fields(model), [instance]))
+    with db.cursor() as cursor:
+        cursor.execute(_insert_sql(model, 1, unless_conflict=True), _insert_params(db, _insert_fields(model), [instance]))
         row = cursor.fetchone()
     if row is None:
         return False
-    _mark_saved(instance, row[0])
+    _mark_saved(db, instance, row[0])
     return True
 
 
 def update_fields_of(instance: Model, field_names: Sequence[str]) -> None:
     """UPDATE these fields of a saved instance in one plain statement: save(update_fields=…) without the ORM's cost."""
-    quote = connection.ops.quote_name
+    db = _default_db()
+    quote = db.ops.quote_name
     meta = type(instance)._meta
     fields = [meta.get_field(name) for name in field_names]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
+    params = [field.get_db_prep_save(getattr(instance, field.attname), db) for field in fields]
+    with db.cursor() as cursor:
         cursor.execute(f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s", [*params, instance.pk])
 
