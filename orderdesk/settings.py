@@ -332,6 +332,8 @@ else:
         "interval_step": 0.1,
         "interval_max": 0.1,
     }
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "orderdesk.broker:Transport"  # kombu's, with one Redis client per channel
 CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
