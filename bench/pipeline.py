@@ -255,8 +255,8 @@ def _queued_messages() -> int:
     from orderdesk.celery import app
 
     with app.connection_for_write() as broker:
-        channel = broker.default_channel
-        return sum(channel.queue_declare(queue=name, passive=True).message_count for name in ("pipeline", "documents"))
+        queues = [queue for queue in app.conf.task_queues if queue.name in ("pipeline", "documents")]
+        return sum(queue(broker.default_channel).queue_declare().message_count for queue in queues)
 
 
 def _purge_pipeline_queues() -> None:

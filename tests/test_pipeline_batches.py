@@ -17,6 +17,7 @@ from orders.services import documents
 from orders.services.pipeline import orders_advance
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor
+from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +89,16 @@ def test_a_new_orders_message_gathers_the_oldest_waiting_new_orders_up_to_the_ba
         "PO-3": Status.RECEIVED,
         "PO-4": Status.VALIDATED,
     }
+
+
+def test_the_message_of_an_order_already_gathered_gathers_no_others(customer, catalog, settings):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 2
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(3)]
+    orders_advance(order_ids=[orders[0].pk], status=Status.RECEIVED, gather=True)  # gathers PO-1
+
+    orders_advance(order_ids=[orders[1].pk], status=Status.RECEIVED, gather=True)  # PO-1's own message, late
+
+    assert statuses(orders) == {"PO-0": Status.VALIDATED, "PO-1": Status.VALIDATED, "PO-2": Status.RECEIVED}
 
 
 def test_a_message_for_orders_that_have_moved_on_does_nothing(customer, catalog):
@@ -164,3 +175,39 @@ def test_the_statements_of_a_step_do_not_grow_with_the_number_of_orders(catalog)
 
     assert queries_per_step(two) == queries_per_step(eight)
     assert set(statuses(two + eight).values()) == {Status.COMPLETED}
+
+
+def events_per_order(orders) -> dict[str, int]:
+    return {order.po_number: order.events.count() for order in orders}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_orders_messages_racing_each_other_move_every_order_once(requires_postgres, customer, catalog, settings):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 10
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(30)]
+    doorbells = iter(orders[:8])
+
+    results = run_at_once(8, lambda: orders_advance(order_ids=[next(doorbells).pk], status=Status.RECEIVED, gather=True))
+
+    assert not [result for result in results if isinstance(result, Exception)], results
+    moved = [order.pk for result in results for order in result]
+    assert len(moved) == len(set(moved)), "an order was in two batches"
+    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)  # any left over, as the sweeper would
+    assert set(statuses(orders).values()) == {Status.VALIDATED}
+    assert set(events_per_order(orders).values()) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_delivered_twice_at_once_moves_each_order_once(requires_postgres, customer, catalog):
+    orders = [place(customer, f"PO-{index}", (index + 1, index + 1)) for index in range(5)]
+    order_ids = [order.pk for order in orders]
+    orders_advance(order_ids=order_ids, status=Status.RECEIVED)
+    orders_advance(order_ids=order_ids, status=Status.VALIDATED)
+    orders_advance(order_ids=order_ids, status=Status.APPROVED)
+
+    results = run_at_once(2, lambda: orders_advance(order_ids=order_ids, status=Status.PROVISIONING))
+
+    assert not [result for result in results if isinstance(result, Exception)], results
+    assert set(statuses(orders).values()) == {Status.DOCUMENTING}
+    assert set(events_per_order(orders).values()) == {5}
+    assert SeatLedgerEntry.objects.filter(subscription__customer=customer).count() == 10

@@ -48,8 +48,9 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 def orders_advance(*, order_ids: Sequence[int], status: str | None = None, gather: bool = False) -> list[Order]:
     """Run the next step for each order still in `status` (in any moving state when None).
 
-    With `gather` and `status` received, the step also takes other received
-    orders that no one holds, oldest first, up to ORDER_PIPELINE_BATCH_SIZE.
+    With `gather` and `status` received, when the first order is still
+    received the step also takes other received orders that no one holds,
+    oldest first, up to ORDER_PIPELINE_BATCH_SIZE.
     Returns the orders the step read, as they are after it. Transient errors
     propagate (the task retries the message); any other error holds or fails
     the order it belongs to, and only that one.
@@ -74,8 +75,12 @@ def order_advance(*, order_id: int) -> Order | None:
 
 def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool) -> list[Order]:
     with transaction.atomic():
-        orders = _locked(order_ids=order_ids, status=status)
-        if gather and status == Status.RECEIVED:
+        orders = _locked(order_ids=order_ids, status=status, skip_locked=gather)
+        # Only a message whose own order still waits gathers: the messages of
+        # orders already gathered stay a lookup by primary key. (In a surge the
+        # status index is full of entries that updates left behind, and a scan
+        # for waiting orders costs far more than that lookup.)
+        if gather and status == Status.RECEIVED and orders:
             orders += _locked_waiting(status=status, exclude=order_ids, limit=settings.ORDER_PIPELINE_BATCH_SIZE - len(orders))
         by_status: dict[str, list[Order]] = {}
         for order in orders:
@@ -86,9 +91,19 @@ def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool
         return orders
 
 
-def _locked(*, order_ids: Sequence[int], status: str | None) -> list[Order]:
+def _locked(*, order_ids: Sequence[int], status: str | None, skip_locked: bool) -> list[Order]:
+    """The orders, locked; with `skip_locked`, without those another transaction holds.
+
+    A gathering message skips its own order when another batch holds it: that
+    batch is moving it on. Otherwise a step waits for the lock (a second
+    delivery of a message runs after the first, and finds the work done).
+    """
     # In id order, so that two batches sharing orders lock them in the same order and never deadlock.
-    query = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk__in=order_ids)
+    query = (
+        Order.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .select_related("customer")
+        .filter(pk__in=order_ids)
+    )
     query = query.filter(status=status) if status else query.filter(status__in=STEPS)
     return list(query.order_by("pk"))
 
