@@ -55,6 +55,7 @@ def orders_advance(*, order_ids: Sequence[int], status: str | None = None, gathe
     propagate (the task retries the message); any other error holds or fails
     the order it belongs to, and only that one.
     """
+    gather = gather and status == Status.RECEIVED
     if gather and not Order.objects.filter(pk__in=order_ids, status=status).exists():
         # The message of an order that an earlier batch gathered: in a surge
         # most new orders' messages are such, and one query outside a
@@ -85,7 +86,7 @@ def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool
         # orders already gathered stay a lookup by primary key. (In a surge the
         # status index is full of entries that updates left behind, and a scan
         # for waiting orders costs far more than that lookup.)
-        if gather and status == Status.RECEIVED and orders:
+        if gather and orders:
             orders += _locked_waiting(status=status, exclude=order_ids, limit=settings.ORDER_PIPELINE_BATCH_SIZE - len(orders))
         by_status: dict[str, list[Order]] = {}
         for order in orders:
