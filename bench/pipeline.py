@@ -42,7 +42,7 @@ from licensing.models import Customer, Product  # noqa: E402
 from licensing.pricing import LineAmount, document_totals, product_unit_price  # noqa: E402
 from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
 from orders.services.documents import order_quote_document  # noqa: E402
-from orders.services.pipeline import order_advance  # noqa: E402
+from orders.services.pipeline import order_advance, orders_advance  # noqa: E402
 from orders.services.queueing import enqueue_order  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -68,36 +68,42 @@ def main() -> None:
     sample = _insert_orders(run=run, customers=_bench_customers(run, "S"), count=SAMPLE_ORDERS, prefix="S")
     per_step = _count_queries(sample)
     per_order = [sum(counts.values()) for counts in per_step]
+    batch_size = settings.ORDER_PIPELINE_BATCH_SIZE
+    batch = _insert_orders(run=run, customers=_bench_customers(run, "B"), count=batch_size, prefix="B")
+    batch_steps = _count_batch_queries(batch)
 
     surge = _insert_orders(run=run, customers=customers, count=args.orders, prefix="O")
     document = order_quote_document(order=Order.objects.select_related("customer").get(pk=surge[0]))
     ceiling_before = _ceiling(document, args.ceiling_renders)
 
+    _purge_pipeline_queues()
     with tempfile.TemporaryDirectory() as log_dir:
         workers = [_start_worker(Path(log_dir), index, args.pool) for index in range(args.workers)]
         try:
-            seconds = _run_surge(surge)
+            seconds, drained_seconds = _run_surge(surge)
         finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.wait(timeout=30)
+            _stop(workers)
     ceiling_after = _ceiling(document, args.ceiling_renders)
 
     ceiling = (ceiling_before + ceiling_after) / 2
     rate = len(surge) / seconds
     statuses = Counter(Order.objects.filter(pk__in=surge).values_list("status", flat=True))
     print(f"orders:                 {len(surge)} received → {dict(statuses)}")
-    print(f"workers:                {args.workers} processes ({args.pool}, concurrency 1 each)")
+    print(f"workers:                {args.workers} processes ({args.pool}, concurrency 1 each), batches of {batch_size}")
     print(f"pipeline:               {rate:7.1f} orders/second end to end ({seconds:.1f} s)")
+    print(f"  queues empty after:   {drained_seconds:.1f} s ({len(surge) / drained_seconds:.1f} orders/second counting "
+          f"the messages of orders an earlier message had gathered)")  # fmt: skip
     print(f"plain reportlab:        {ceiling:7.1f} pdfs/second, one process "
           f"({ceiling_before:.1f} before, {ceiling_after:.1f} after the surge)")  # fmt: skip
-    print(f"ratio pipeline/ceiling: {rate / ceiling:.2f}")
-    print(f"SQL queries per order:  {min(per_order)}–{max(per_order)} (sample of {len(per_order)} orders, 2 lines each)")
+    print(f"ratio pipeline/ceiling: {rate / ceiling:.2f} (queues empty: {len(surge) / drained_seconds / ceiling:.2f})")
+    print(f"SQL queries per order:  {sum(batch_steps.values()) / len(batch):.1f} in a batch of {len(batch)} "
+          f"({sum(batch_steps.values())} statements for the batch), "
+          f"{min(per_order)}–{max(per_order)} for an order on its own (sample of {len(per_order)})")  # fmt: skip
+    print("  batch, by step:       " + ", ".join(f"{step} {total}" for step, total in batch_steps.items()))
     steps = Counter()
     for counts in per_step:
         steps.update(counts)
-    print("  by step (mean):       " + ", ".join(f"{step} {total / len(per_step):.1f}" for step, total in steps.items()))
+    print("  alone, by step (mean): " + ", ".join(f"{step} {total / len(per_step):.1f}" for step, total in steps.items()))
 
 
 def _bench_customers(run: str, group: str) -> list[Customer]:
@@ -178,6 +184,18 @@ def _count_queries(order_ids: list[int]) -> list[Counter]:
     return results
 
 
+def _count_batch_queries(order_ids: list[int]) -> Counter:
+    """Run one batch through every step in this process, as the workers do; SQL queries per step for the batch."""
+    counts = Counter()
+    while True:
+        current = set(Order.objects.filter(pk__in=order_ids).values_list("status", flat=True)) & set(Order.MOVING_STATUSES)
+        if not current:
+            return counts
+        with CaptureQueriesContext(connection) as queries:
+            orders_advance(order_ids=order_ids)
+        counts["+".join(sorted(current))] += len(queries)
+
+
 def _ceiling(document, renders: int) -> float:
     render_plain_reportlab(document)  # warm-up: font parsing is not part of a render
     started = time.perf_counter()
@@ -213,16 +231,51 @@ def _answers_ping(worker: subprocess.Popen, index: int) -> bool:
     return any(name.startswith(f"bench-{index}-") for reply in replies for name in reply)
 
 
-def _run_surge(order_ids: list[int]) -> float:
-    """Enqueue every order and wait until none is left moving; seconds from first publish to last completion."""
+def _run_surge(order_ids: list[int]) -> tuple[float, float]:
+    """Enqueue every order (one message each, as intake does) and wait until none is left moving.
+
+    Returns the seconds from the first publish to the last completion, and to
+    the moment the queues are empty as well: the messages of orders that an
+    earlier message gathered into its batch are still delivered, and do nothing.
+    """
     started = time.perf_counter()
     for order_id in order_ids:
         enqueue_order(order_id, status=Order.Status.RECEIVED)
     # Cheap to ask (the status index, no 5,000-id list), and not too often: the poll shares the CPUs.
     first, last = min(order_ids), max(order_ids)
     while Order.objects.filter(status__in=Order.MOVING_STATUSES, pk__gte=first, pk__lte=last).exists():
-        time.sleep(1)
-    return time.perf_counter() - started
+        time.sleep(0.5)
+    completed = time.perf_counter() - started
+    while _queued_messages():
+        time.sleep(0.5)
+    return completed, time.perf_counter() - started
+
+
+def _queued_messages() -> int:
+    from orderdesk.celery import app
+
+    with app.connection_for_write() as broker:
+        queues = [queue for queue in app.conf.task_queues if queue.name in ("pipeline", "documents")]
+        return sum(queue(broker.default_channel).queue_declare().message_count for queue in queues)
+
+
+def _purge_pipeline_queues() -> None:
+    from orderdesk.celery import app
+
+    with app.connection_for_write() as broker:
+        for name in ("pipeline", "documents"):
+            broker.default_channel.queue_purge(name)
+
+
+def _stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()  # warm shutdown: the running task finishes
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 if __name__ == "__main__":

@@ -103,8 +103,26 @@ def seats_by_product(*, customer: Customer) -> dict[int, int]:
     return {row["subscription__product_id"]: row["total"] for row in rows}
 
 
+def seats_by_product_for_customers(*, customer_ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    """customer id → (product id → current seats), for many customers in one grouped query."""
+    rows = (
+        SeatLedgerEntry.objects.filter(subscription__customer_id__in=list(customer_ids))
+        .order_by()
+        .values_list("subscription__customer_id", "subscription__product_id")
+        .annotate(total=Sum("quantity"))
+    )
+    seats: dict[int, dict[int, int]] = {}
+    for customer_id, product_id, total in rows:
+        seats.setdefault(customer_id, {})[product_id] = total
+    return seats
+
+
 def addon_seat_excess(
-    *, customer: Customer, additions: dict[str, int], products: Iterable[Product] | None = None
+    *,
+    customer: Customer,
+    additions: dict[str, int],
+    products: Iterable[Product] | None = None,
+    current: dict[int, int] | None = None,
 ) -> list[str]:
     """SKUs of add-ons in `additions` whose seats would exceed their base product's seats once
     `additions` (sku → seats to add) were provisioned, counting base seats added by the same order.
@@ -113,7 +131,8 @@ def addon_seat_excess(
     alone can only reduce an excess. Unknown SKUs are left to the unknown-SKU
     rule, and an add-on without a configured base has nothing to exceed. Two
     queries; one when the caller passes the `products` of `additions` already
-    loaded with their base_product (select_related).
+    loaded with their base_product (select_related), none when it also passes
+    the customer's `current` seats by product id (seats_by_product).
     """
     if products is None:
         products = Product.objects.filter(sku__in=additions).select_related("base_product")
@@ -122,7 +141,8 @@ def addon_seat_excess(
         for product in products
         if product.sku in additions and product.kind == Product.Kind.ADDON and product.base_product_id is not None
     }
-    current = seats_by_product(customer=customer)
+    if current is None:
+        current = seats_by_product(customer=customer)
     excess = []
     for addon in addons.values():
         addon_seats = current.get(addon.pk, 0) + additions[addon.sku]

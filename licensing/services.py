@@ -120,6 +120,15 @@ class Provisioned:
     license_key: LicenseKey
 
 
+@dataclass(frozen=True)
+class CustomerSeats:
+    """What one order provisions: its customer's lines, and the term a subscription it creates starts on."""
+
+    customer: Customer
+    requests: Sequence[SeatsRequest]
+    term_start: date | None = None
+
+
 def seats_provision_many(
     *, customer: Customer, requests: Sequence[SeatsRequest], term_start: date | None = None
 ) -> list[Provisioned]:
@@ -132,82 +141,96 @@ def seats_provision_many(
     race with a concurrent caller exactly as they do for one line, and what is
     returned is what the database holds. Returns one result per request, in order.
     """
-    references = [request.reference for request in requests]
+    return seats_provision_batch([CustomerSeats(customer=customer, requests=requests, term_start=term_start)])[0]
+
+
+def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provisioned]]:
+    """seats_provision_many for many orders, of any customers, in the same handful of statements.
+
+    The pipeline provisions a batch of orders in one go; the statements do not
+    grow with the number of orders or lines. Returns, for each CustomerSeats,
+    one result per request, in order.
+    """
+    pairs = [(group.customer, request) for group in batch for request in group.requests]
+    references = [request.reference for _customer, request in pairs]
     if len(set(references)) != len(references):
         raise LedgerError(f"each line needs its own reference, got {references}")
-    for request in requests:
+    for _customer, request in pairs:
         if request.quantity < 1:
             raise LedgerError(f"provisioning adds at least one seat, got {request.quantity} for {request.reference}")
-    if not requests:
-        return []
-    subscriptions = _subscriptions_get_or_create(
-        customer=customer, products=[request.product for request in requests], term_start=term_start
+    if not pairs:
+        return [[] for _group in batch]
+    subscriptions = _subscriptions_get_or_create(batch)
+    entries = _entries_create_once(
+        {request.reference: (request, subscriptions[customer.pk, request.product.pk]) for customer, request in pairs}
     )
-    entries = _entries_create_once(requests=requests, subscriptions=subscriptions)
-    for request in requests:
+    for customer, request in pairs:
         _same_entry(entries[request.reference], customer=customer, product=request.product, quantity=request.quantity)
-    keys = _keys_issue_once({request.reference: entries[request.reference].subscription for request in requests})
-    return [Provisioned(entry=entries[reference], license_key=keys[reference]) for reference in references]
+    keys = _keys_issue_once({reference: entries[reference].subscription for reference in references})
+    return [
+        [Provisioned(entry=entries[request.reference], license_key=keys[request.reference]) for request in group.requests]
+        for group in batch
+    ]
 
 
-def _subscriptions_get_or_create(
-    *, customer: Customer, products: Sequence[Product], term_start: date | None
-) -> dict[int, Subscription]:
-    """product id → the customer's subscription; missing ones created (race-safe on the unique pair). 1–3 queries."""
-    wanted = {product.pk: product for product in products}
+def _subscriptions_get_or_create(batch: Sequence[CustomerSeats]) -> dict[tuple[int, int], Subscription]:
+    """(customer id, product id) → the subscription; missing ones created (race-safe on the unique pair). 1–3 queries."""
+    wanted: dict[tuple[int, int], tuple[Customer, Product, date | None]] = {}
+    for group in batch:
+        for request in group.requests:
+            wanted.setdefault((group.customer.pk, request.product.pk), (group.customer, request.product, group.term_start))
 
-    def existing() -> dict[int, Subscription]:
-        rows = Subscription.objects.filter(customer=customer, product_id__in=wanted)
-        return {subscription.product_id: subscription for subscription in rows}
+    def existing() -> dict[tuple[int, int], Subscription]:
+        rows = Subscription.objects.filter(
+            customer_id__in={customer_id for customer_id, _ in wanted}, product_id__in={product_id for _, product_id in wanted}
+        )
+        return {key: row for row in rows if (key := (row.customer_id, row.product_id)) in wanted}
 
     found = existing()
-    # In product order: two first orders of one customer then insert in the same
-    # order, and one waits for the other instead of both deadlocking.
-    missing = [wanted[product_id] for product_id in sorted(wanted) if product_id not in found]
+    # In (customer, product) order: two batches creating the same subscriptions
+    # then insert in the same order, and one waits for the other instead of both deadlocking.
+    missing = [wanted[key] for key in sorted(wanted) if key not in found]
     if not missing:
         return found
-    start = term_start or japan_today()
+    today = japan_today()
     Subscription.objects.bulk_create(
         [
             Subscription(
                 customer=customer,
                 product=product,
-                term_start=start,
-                term_end=term_end_for(term_start=start, term_months=product.term_months),
+                term_start=term_start or today,
+                term_end=term_end_for(term_start=term_start or today, term_months=product.term_months),
             )
-            for product in missing
+            for customer, product, term_start in missing
         ],
         ignore_conflicts=True,  # a concurrent caller created it first: read theirs below
     )
     found = existing()
     if set(found) != set(wanted):
-        raise LedgerError(f"could not create subscriptions of {customer} for products {sorted(set(wanted) - set(found))}")
+        raise LedgerError(f"could not create subscriptions for (customer, product) {sorted(set(wanted) - set(found))}")
     return found
 
 
-def _entries_create_once(
-    *, requests: Sequence[SeatsRequest], subscriptions: dict[int, Subscription]
-) -> dict[str, SeatLedgerEntry]:
+def _entries_create_once(requested: dict[str, tuple[SeatsRequest, Subscription]]) -> dict[str, SeatLedgerEntry]:
     """reference → the ledger entry the database holds for it, inserting those not yet recorded. 2 queries."""
     SeatLedgerEntry.objects.bulk_create(
         [
             SeatLedgerEntry(
-                subscription=subscriptions[request.product.pk],
+                subscription=subscription,
                 quantity=request.quantity,
-                reference=request.reference,
-                reason=request.reason or f"provisioned for {request.reference}",
+                reference=reference,
+                reason=request.reason or f"provisioned for {reference}",
             )
-            for request in requests
+            for reference, (request, subscription) in requested.items()
         ],
         ignore_conflicts=True,  # recorded before (a re-run) or by a concurrent caller: never twice
     )
-    references = [request.reference for request in requests]
     entries = {
         entry.reference: entry
-        for entry in SeatLedgerEntry.objects.select_related("subscription").filter(reference__in=references)
+        for entry in SeatLedgerEntry.objects.select_related("subscription").filter(reference__in=list(requested))
     }
-    if len(entries) != len(references):
-        raise LedgerError(f"ledger entries missing after insert: {sorted(set(references) - set(entries))}")
+    if len(entries) != len(requested):
+        raise LedgerError(f"ledger entries missing after insert: {sorted(set(requested) - set(entries))}")
     return entries
 
 

@@ -249,6 +249,10 @@ ORDER_SWEEP_INTERVAL_SECONDS = env_int("ORDER_SWEEP_INTERVAL_SECONDS", 60, minim
 ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
 # Technical errors (database unreachable, lock timeouts) are retried with
 # exponential backoff this many times; then the order is `failed`.
+# How many orders one pipeline step takes at once (one transaction, one message).
+# Larger batches cost fewer statements and messages per order, and hold more
+# orders' row locks for the length of the step (rendering PDFs, for the last one).
+ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
 ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS = env_int("ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS", 300, minimum=1)
 # The order's quote PDF (御見積書).

@@ -1,10 +1,10 @@
 """Celery tasks: thin wrappers that take primary keys and call one service.
 
 Only transient errors are retried (the database unreachable, a lock or
-statement timeout, a deadlock): with exponential backoff, then the order is
-recorded as `failed` for a person to retry. Business errors never reach here:
-the pipeline records them as `needs_review`. Anything else is a bug; retrying
-it would only repeat it, so the order fails at once with the error recorded.
+statement timeout, a deadlock): with exponential backoff, then the orders are
+recorded as `failed` for a person to retry. Other errors never reach here: the
+pipeline holds an order whose seats the ledger refuses (`needs_review`) and
+fails at once an order that meets a bug (retrying would only repeat it).
 """
 
 import logging
@@ -12,31 +12,38 @@ import logging
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
-from orders.services.pipeline import order_advance, order_fail
+from orders.models import Order
+from orders.services.pipeline import TRANSIENT_ERRORS, order_fail, orders_advance
 from orders.services.sweeper import orders_sweep
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+@shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
+def advance_order(self, order_id: int, status: str | None = None) -> None:
+    """One order's message (intake, the sweeper, a person's action); a new order gathers other new ones."""
+    _advance(self, order_ids=[order_id], status=status, gather=status == Order.Status.RECEIVED)
 
 
 @shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
-def advance_order(self, order_id: int) -> None:
+def advance_orders(self, order_ids: list[int], status: str | None = None) -> None:
+    """A batch of orders going on to the step for `status` together."""
+    _advance(self, order_ids=order_ids, status=status, gather=False)
+
+
+def _advance(task, *, order_ids: list[int], status: str | None, gather: bool) -> None:
     try:
-        order_advance(order_id=order_id)
+        orders_advance(order_ids=order_ids, status=status, gather=gather)
     except TRANSIENT_ERRORS as error:
-        if self.request.retries >= self.max_retries:
-            order_fail(order_id=order_id, reason=f"technical error after {self.max_retries} retries: {error}")
+        if task.request.retries >= task.max_retries:
+            for order_id in order_ids:
+                order_fail(order_id=order_id, reason=f"technical error after {task.max_retries} retries: {error}")
             return
         countdown = get_exponential_backoff_interval(
-            factor=1, retries=self.request.retries, maximum=settings.ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
+            factor=1, retries=task.request.retries, maximum=settings.ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
         )
-        raise self.retry(exc=error, countdown=countdown)
-    except Exception as error:
-        order_fail(order_id=order_id, reason=f"unexpected error: {error!r}")
-        raise
+        raise task.retry(exc=error, countdown=countdown)
 
 
 @shared_task

@@ -1,11 +1,13 @@
 """The order's quote PDF (御見積書): freeze the order into a QuoteDocument, render it, store it once."""
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from licensing.models import Customer
@@ -58,8 +60,34 @@ def order_quote_render(*, order: Order) -> OrderDocument:
     return order_document_store(order=order, kind=OrderDocument.Kind.QUOTE, rendered=rendered)
 
 
+def orders_quote_render(*, orders: Sequence[Order]) -> list[OrderDocument]:
+    """order_quote_render for a batch of orders: the stored check, the lines and the records in 3 queries."""
+    stored = set(
+        OrderDocument.objects.filter(order__in=orders, kind=OrderDocument.Kind.QUOTE).values_list("order_id", flat=True)
+    )
+    missing = [order for order in orders if order.pk not in stored]
+    prefetch_related_objects(missing, "lines")
+    renderer = QuotePdfRenderer()
+    documents = [
+        _document_with_stored_file(
+            order=order, kind=OrderDocument.Kind.QUOTE, rendered=renderer.render(order_quote_document(order=order))
+        )
+        for order in missing
+    ]
+    return OrderDocument.objects.bulk_create(documents)
+
+
 def order_document_store(*, order: Order, kind: str, rendered: RenderedDocument) -> OrderDocument:
     """Store the bytes through the default storage and record them, once per order and kind."""
+    document = _document_with_stored_file(order=order, kind=kind, rendered=rendered)
+    # Callers hold the order's row lock, so no one else stores this kind meanwhile;
+    # the unique constraint on (order, kind) is the last guard.
+    document.save()
+    return document
+
+
+def _document_with_stored_file(*, order: Order, kind: str, rendered: RenderedDocument) -> OrderDocument:
+    """The bytes written through the default storage, and the (unsaved) record that points to them."""
     document = OrderDocument(
         order=order, kind=kind, content_type=rendered.content_type, sha256=hashlib.sha256(rendered.content).hexdigest()
     )
@@ -68,9 +96,7 @@ def order_document_store(*, order: Order, kind: str, rendered: RenderedDocument)
     path = order_document_path(document, rendered.filename)
     if default_storage.exists(path):
         default_storage.delete(path)
-    # Callers hold the order's row lock, so no one else stores this kind meanwhile;
-    # the unique constraint on (order, kind) is the last guard.
-    document.file.save(rendered.filename, ContentFile(rendered.content), save=True)
+    document.file.save(rendered.filename, ContentFile(rendered.content), save=False)
     return document
 
 

@@ -1,143 +1,209 @@
-"""The order pipeline: one step per call, each step idempotent.
+"""The order pipeline: one step per task, each step idempotent, orders in batches.
 
     received → validated → approved | needs_review
     approved → provisioning → documenting → completed
     any moving state → failed (technical error after retries, see orders.tasks)
 
-`order_advance` runs the step for the order's current state and, once that
-step has committed, enqueues the next one. A message delivered twice, a worker
-killed mid-step, or the sweeper re-enqueueing an order that was moving all
-come down to the same thing: the step reads the state again and does only
-what is left. Every step holds the order's row lock while it works, so two
-deliveries of one message run one after the other, never side by side; the
-ledger's unique references are the second guard.
+`orders_advance` runs the step for the orders' current state, for a batch of
+orders at once: one transaction with their rows locked, a few statements for
+the whole batch instead of a few per order. Once the step has committed, the
+orders still moving go on as one message for the next step. A message
+delivered twice, a worker killed mid-step, or the sweeper re-enqueueing an
+order that was moving all come down to the same thing: the step reads the
+state again and does only what is left. A step holds its orders' row locks
+while it works, so two deliveries of one message run one after the other,
+never side by side; the ledger's unique references are the second guard.
+
+A new order's own message (from intake) gathers the other new orders that no
+one is working on, so in a surge the first step runs in batches too, and the
+messages of orders already gathered find nothing left to do.
+
+A batch that meets an error runs again one order at a time, so that one
+order's problem (seats the ledger refuses, a bug) holds or fails that order alone.
 """
 
 import logging
 import time
+from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 
-from licensing.services import LedgerError, SeatsRequest, seats_provision_many
-from orders.models import Order, ReviewReason
-from orders.rules import order_review_reasons
-from orders.services.documents import order_quote_render
-from orders.services.queueing import enqueue_order
-from orders.services.transitions import Actor, TransitionNotAllowed, order_transition, order_transition_locked
+from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_provision_batch
+from orders.models import Order, OrderLine, ReviewReason
+from orders.rules import order_review_reasons, rules_prefetch
+from orders.services.documents import orders_quote_render
+from orders.services.queueing import enqueue_orders
+from orders.services.transitions import Actor, Move, TransitionNotAllowed, order_transition, orders_transition_locked
 
 logger = logging.getLogger(__name__)
 
 PIPELINE = Actor.system("pipeline")
 Status = Order.Status
+# The database unreachable, a lock or statement timeout, a deadlock: worth a retry (see orders.tasks).
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def orders_advance(*, order_ids: Sequence[int], status: str | None = None, gather: bool = False) -> list[Order]:
+    """Run the next step for each order still in `status` (in any moving state when None).
+
+    With `gather` and `status` received, when the first order is still
+    received the step also takes other received orders that no one holds,
+    oldest first, up to ORDER_PIPELINE_BATCH_SIZE.
+    Returns the orders the step read, as they are after it. Transient errors
+    propagate (the task retries the message); any other error holds or fails
+    the order it belongs to, and only that one.
+    """
+    gather = gather and status == Status.RECEIVED
+    if gather and not Order.objects.filter(pk__in=order_ids, status=status).exists():
+        # The message of an order that an earlier batch gathered: in a surge
+        # most new orders' messages are such, and one query outside a
+        # transaction is all they cost.
+        return []
+    try:
+        return _advance_batch(order_ids=order_ids, status=status, gather=gather)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:
+        if len(order_ids) > 1 or gather:
+            logger.warning("a pipeline batch of %d orders failed; running them one at a time", len(order_ids), exc_info=True)
+            return [order for order_id in order_ids for order in orders_advance(order_ids=[order_id], status=status)]
+        stopped = _order_stopped(order_id=order_ids[0], error=error)
+        return [stopped] if stopped is not None else []
 
 
 def order_advance(*, order_id: int) -> Order | None:
-    """Run the next step for the order's current state; a no-op for states a person must move.
+    """Run the next step for one order; a no-op for states a person must move. None for an unknown order."""
+    orders = orders_advance(order_ids=[order_id])
+    return orders[0] if orders else Order.objects.filter(pk=order_id).first()
 
-    The step runs in one transaction under the order's row lock: a second
-    delivery of the same message waits, then finds the step done and runs the
-    next one (or nothing), never the same one again.
+
+def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool) -> list[Order]:
+    with transaction.atomic():
+        orders = _locked(order_ids=order_ids, status=status, skip_locked=gather)
+        # Only a message whose own order still waits gathers: the messages of
+        # orders already gathered stay a lookup by primary key. (In a surge the
+        # status index is full of entries that updates left behind, and a scan
+        # for waiting orders costs far more than that lookup.)
+        if gather and orders:
+            orders += _locked_waiting(status=status, exclude=order_ids, limit=settings.ORDER_PIPELINE_BATCH_SIZE - len(orders))
+        by_status: dict[str, list[Order]] = {}
+        for order in orders:
+            by_status.setdefault(order.status, []).append(order)
+        for step_status, batch in by_status.items():
+            moved = STEPS[step_status](orders=batch)
+            transaction.on_commit(lambda moved=moved: _continue(moved))
+        return orders
+
+
+def _locked(*, order_ids: Sequence[int], status: str | None, skip_locked: bool) -> list[Order]:
+    """The orders, locked; with `skip_locked`, without those another transaction holds.
+
+    A gathering message skips its own order when another batch holds it: that
+    batch is moving it on. Otherwise a step waits for the lock (a second
+    delivery of a message runs after the first, and finds the work done).
     """
-    try:
-        with transaction.atomic():
-            order = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk=order_id).first()
-            if order is None:
-                return None
-            step = STEPS.get(order.status)
-            return order if step is None else step(order=order)
-    except LedgerError as error:
+    # In id order, so that two batches sharing orders lock them in the same order and never deadlock.
+    query = (
+        Order.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .select_related("customer")
+        .filter(pk__in=order_ids)
+    )
+    query = query.filter(status=status) if status else query.filter(status__in=STEPS)
+    return list(query.order_by("pk"))
+
+
+def _locked_waiting(*, status: str, exclude: Sequence[int], limit: int) -> list[Order]:
+    """Orders waiting in `status` that no other worker holds (SKIP LOCKED), oldest first."""
+    if limit <= 0:
+        return []
+    query = (
+        Order.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("customer")
+        .filter(status=status)
+        .exclude(pk__in=exclude)
+        .order_by("status_changed_at", "pk")
+    )
+    return list(query[:limit])
+
+
+def _order_stopped(*, order_id: int, error: Exception) -> Order | None:
+    """A step that failed for a reason other than a transient one: hold the order for a person, or fail it."""
+    if isinstance(error, LedgerError):
         return order_hold(order_id=order_id, reason_code=ReviewReason.PROVISIONING_REFUSED, detail=str(error))
+    logger.error("order %s: unexpected error in the pipeline", order_id, exc_info=error)
+    return order_fail(order_id=order_id, reason=f"unexpected error: {error!r}")
 
 
-# Each step below is called by order_advance with the order locked, in its transaction.
+# Each step below is called by _advance_batch with its orders locked, in its transaction.
 
 
-def order_validate(*, order: Order) -> Order:
-    """received → validated: run the straight-through rules and keep their reason codes on the order."""
-    reasons = order_review_reasons(order=order)
-    return order_transition_locked(
-        order=order,
-        allowed_from={Status.RECEIVED},
-        to_status=Status.VALIDATED,
-        actor=PIPELINE,
-        reason="rules checked: " + (", ".join(reasons) if reasons else "nothing to review"),
-        changes={"review_reasons": reasons},
-        on_commit=_continue,
-    )
+def orders_validate(*, orders: Sequence[Order]) -> list[Order]:
+    """received → validated: run the straight-through rules and keep their reason codes on each order."""
+    rules_prefetch(orders)
+    moves = []
+    for order in orders:
+        reasons = order_review_reasons(order=order)
+        summary = ", ".join(reasons) if reasons else "nothing to review"
+        moves.append(Move(order=order, reason=f"rules checked: {summary}", changes={"review_reasons": reasons}))
+    return orders_transition_locked(moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE)
 
 
-def order_decide(*, order: Order) -> Order:
+def orders_decide(*, orders: Sequence[Order]) -> list[Order]:
     """validated → approved when no rule found a reason, else needs_review for a person."""
-    if order.review_reasons:
-        return order_transition_locked(
-            order=order,
-            allowed_from={Status.VALIDATED},
-            to_status=Status.NEEDS_REVIEW,
-            actor=PIPELINE,
-            reason=", ".join(order.review_reasons),
-        )
-    return order_transition_locked(
-        order=order,
-        allowed_from={Status.VALIDATED},
-        to_status=Status.APPROVED,
-        actor=PIPELINE,
-        reason="approved straight through",
-        on_commit=_continue,
-    )
+    held = [Move(order=order, reason=", ".join(order.review_reasons)) for order in orders if order.review_reasons]
+    clear = [Move(order=order, reason="approved straight through") for order in orders if not order.review_reasons]
+    return [
+        *orders_transition_locked(moves=held, allowed_from={Status.VALIDATED}, to_status=Status.NEEDS_REVIEW, actor=PIPELINE),
+        *orders_transition_locked(moves=clear, allowed_from={Status.VALIDATED}, to_status=Status.APPROVED, actor=PIPELINE),
+    ]
 
 
-def order_start_provisioning(*, order: Order) -> Order:
-    """approved → provisioning: from here on the order can no longer be cancelled."""
-    return order_transition_locked(
-        order=order,
-        allowed_from={Status.APPROVED},
-        to_status=Status.PROVISIONING,
-        actor=PIPELINE,
-        reason="provisioning seats",
-        on_commit=_continue,
-    )
+def orders_start_provisioning(*, orders: Sequence[Order]) -> list[Order]:
+    """approved → provisioning: from here on the orders can no longer be cancelled."""
+    moves = [Move(order=order, reason="provisioning seats") for order in orders]
+    return orders_transition_locked(moves=moves, allowed_from={Status.APPROVED}, to_status=Status.PROVISIONING, actor=PIPELINE)
 
 
-def order_provision(*, order: Order) -> Order:
+def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
     """provisioning → documenting: one ledger entry and one license key per order line, once.
 
-    All lines in one go (a handful of statements, not a dozen per line); a
-    re-run after a crash finds every reference recorded and adds nothing.
+    Every line of the batch in a handful of statements; a re-run after a
+    crash finds every reference recorded and adds nothing.
     """
-    lines = list(order.lines.select_related("product"))
-    reason = f"order {order.number} ({order.po_number})"
-    seats_provision_many(
-        customer=order.customer,
-        requests=[
-            SeatsRequest(product=line.product, quantity=line.quantity, reference=line.ledger_reference, reason=reason)
-            for line in lines
-        ],
-        term_start=order.requested_start,
+    prefetch_related_objects(orders, Prefetch("lines", queryset=OrderLine.objects.select_related("product")))
+    seats_provision_batch(
+        [
+            CustomerSeats(
+                customer=order.customer,
+                term_start=order.requested_start,
+                requests=[
+                    SeatsRequest(
+                        product=line.product,
+                        quantity=line.quantity,
+                        reference=line.ledger_reference,
+                        reason=f"order {order.number} ({order.po_number})",
+                    )
+                    for line in order.lines.all()
+                ],
+            )
+            for order in orders
+        ]
     )
-    _fault_injection_delay(lines=len(lines))
-    references = [line.ledger_reference for line in lines]
-    return order_transition_locked(
-        order=order,
-        allowed_from={Status.PROVISIONING},
-        to_status=Status.DOCUMENTING,
-        actor=PIPELINE,
-        reason="seats provisioned",
-        data={"ledger_references": references},
-        on_commit=_continue,
-    )
+    _fault_injection_delay(lines=sum(len(order.lines.all()) for order in orders))
+    moves = [
+        Move(order=order, reason="seats provisioned", data={"ledger_references": [line.ledger_reference for line in order.lines.all()]})
+        for order in orders
+    ]
+    return orders_transition_locked(moves=moves, allowed_from={Status.PROVISIONING}, to_status=Status.DOCUMENTING, actor=PIPELINE)
 
 
-def order_document(*, order: Order) -> Order:
-    """documenting → completed: the quote PDF is rendered and stored (once)."""
-    order_quote_render(order=order)
-    return order_transition_locked(
-        order=order,
-        allowed_from={Status.DOCUMENTING},
-        to_status=Status.COMPLETED,
-        actor=PIPELINE,
-        reason="quote PDF stored",
-    )
+def orders_document(*, orders: Sequence[Order]) -> list[Order]:
+    """documenting → completed: each order's quote PDF is rendered and stored (once)."""
+    orders_quote_render(orders=orders)
+    moves = [Move(order=order, reason="quote PDF stored") for order in orders]
+    return orders_transition_locked(moves=moves, allowed_from={Status.DOCUMENTING}, to_status=Status.COMPLETED, actor=PIPELINE)
 
 
 def order_fail(*, order_id: int, reason: str) -> Order | None:
@@ -176,15 +242,20 @@ def _fault_injection_delay(*, lines: int) -> None:
         time.sleep(delay_ms * lines / 1000)
 
 
-def _continue(order: Order) -> None:
-    if order.status in Order.MOVING_STATUSES:
-        enqueue_order(order.pk, status=order.status)
+def _continue(orders: Sequence[Order]) -> None:
+    """Hand the orders still moving to the next step: one message per next state."""
+    by_status: dict[str, list[int]] = {}
+    for order in orders:
+        if order.status in Order.MOVING_STATUSES:
+            by_status.setdefault(order.status, []).append(order.pk)
+    for status, order_ids in by_status.items():
+        enqueue_orders(order_ids, status=status)
 
 
 STEPS = {
-    Status.RECEIVED: order_validate,
-    Status.VALIDATED: order_decide,
-    Status.APPROVED: order_start_provisioning,
-    Status.PROVISIONING: order_provision,
-    Status.DOCUMENTING: order_document,
+    Status.RECEIVED: orders_validate,
+    Status.VALIDATED: orders_decide,
+    Status.APPROVED: orders_start_provisioning,
+    Status.PROVISIONING: orders_provision,
+    Status.DOCUMENTING: orders_document,
 }

@@ -5,7 +5,8 @@ restart, or whose worker died, still sits in a moving state. Every
 ORDER_SWEEP_INTERVAL_SECONDS the sweeper re-enqueues the orders that have sat
 there longer than ORDER_STUCK_AFTER_SECONDS, oldest first, at most
 ORDER_SWEEP_BATCH per run, and each order at most once per that period so a
-long backlog is not flooded with copies. Steps tolerate running twice, so a
+long backlog is not flooded with copies. Orders go out in batches, one
+message per step and ORDER_PIPELINE_BATCH_SIZE orders. Steps tolerate running twice, so a
 copy of a message that was merely slow costs one cheap no-op.
 """
 
@@ -17,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Order
-from orders.services.queueing import enqueue_order
+from orders.services.queueing import enqueue_orders
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +39,15 @@ def stuck_orders(*, now: datetime, limit: int) -> list[tuple[int, str]]:
 def orders_sweep(*, now: datetime | None = None) -> int:
     """Re-enqueue stuck orders; returns how many were handed to the broker."""
     now = now or timezone.now()
-    enqueued = []
+    by_status: dict[str, list[int]] = {}
     for order_id, status in stuck_orders(now=now, limit=settings.ORDER_SWEEP_BATCH):
-        if not enqueue_order(order_id, status=status):
+        by_status.setdefault(status, []).append(order_id)
+    enqueued = []
+    for status, order_ids in by_status.items():
+        # In batches of the pipeline's size, so that the step runs for many orders at once.
+        if not enqueue_orders(order_ids, status=status):
             break  # the broker is still down: the next sweep tries again
-        enqueued.append(order_id)
+        enqueued += order_ids
     if enqueued:
         Order.objects.filter(pk__in=enqueued).update(swept_at=now)
         logger.info("sweeper re-enqueued %d stuck orders", len(enqueued))

@@ -1,0 +1,213 @@
+"""The pipeline's steps for batches of orders, run in this process (any database, no worker).
+
+A batch must decide exactly what one order at a time would, move each order
+once, keep one order's problem to that order, and cost the same number of
+statements whatever its size.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from licensing.models import SeatLedgerEntry
+from licensing.services import seats_provision
+from orders import rules
+from orders.models import Order, OrderDocument, ReviewReason
+from orders.services import documents
+from orders.services.pipeline import orders_advance
+from orders.services.submission import LineRequest, order_submit
+from orders.services.transitions import Actor
+from tests.concurrency import run_at_once
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+Status = Order.Status
+
+
+def place(customer, po_number: str, quantities=(50, 50)) -> Order:
+    base, addon = quantities
+    lines = [LineRequest(sku="SRA-1Y", quantity=base)]
+    if addon:
+        lines.append(LineRequest(sku="RDA-1Y", quantity=addon))
+    return order_submit(customer=customer, po_number=po_number, lines=lines, actor=Actor.system("test"))
+
+
+def statuses(orders) -> dict[str, str]:
+    return dict(Order.objects.filter(pk__in=[order.pk for order in orders]).values_list("po_number", "status"))
+
+
+def run_batch_to_rest(orders) -> None:
+    """Advance the batch step by step, as the workers would, until no order is moving."""
+    order_ids = [order.pk for order in orders]
+    for _step in range(10):
+        if not Order.objects.filter(pk__in=order_ids, status__in=Order.MOVING_STATUSES).exists():
+            return
+        orders_advance(order_ids=order_ids)
+    raise AssertionError("orders still moving after 10 steps")
+
+
+def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(customer, catalog, settings):
+    settings.ORDER_REVIEW_MAX_QUANTITY = 500
+    careful = CustomerFactory(code="CAREFUL", manual_approval=True)
+    small = CustomerFactory(code="SMALL", credit_limit=100_000)
+    orders = [
+        place(customer, "PO-PLAIN", (10, 5)),
+        place(customer, "PO-TWIN-1"),
+        place(customer, "PO-TWIN-2"),  # the same lines as PO-TWIN-1
+        place(customer, "PO-BIG", (600, 0)),
+        place(customer, "PO-ADDON", (1, 20)),
+        place(careful, "PO-CAREFUL", (1, 1)),
+        place(small, "PO-SMALL-1", (10, 0)),  # ¥66,000 with tax: within the limit alone
+        place(small, "PO-SMALL-2", (11, 0)),  # together over ¥100,000
+    ]
+    one_at_a_time = {order.po_number: rules.order_review_reasons(order=order) for order in orders}
+    assert one_at_a_time["PO-PLAIN"] == []
+    assert one_at_a_time["PO-TWIN-1"] == [ReviewReason.SUSPECTED_DUPLICATE]
+    assert ReviewReason.QUANTITY_OVER_CAP in one_at_a_time["PO-BIG"]
+    assert ReviewReason.ADDON_EXCEEDS_BASE in one_at_a_time["PO-ADDON"]
+    assert one_at_a_time["PO-CAREFUL"] == [ReviewReason.MANUAL_APPROVAL]
+    assert one_at_a_time["PO-SMALL-2"] == [ReviewReason.OVER_CREDIT_LIMIT]
+
+    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)
+
+    batch = {order.po_number: order.review_reasons for order in Order.objects.filter(pk__in=[o.pk for o in orders])}
+    assert batch == one_at_a_time
+    assert set(statuses(orders).values()) == {Status.VALIDATED}
+
+
+def test_a_new_orders_message_gathers_the_oldest_waiting_new_orders_up_to_the_batch_size(customer, catalog, settings):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 3
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(5)]
+
+    orders_advance(order_ids=[orders[4].pk], status=Status.RECEIVED, gather=True)
+
+    assert statuses(orders) == {
+        "PO-0": Status.VALIDATED,
+        "PO-1": Status.VALIDATED,
+        "PO-2": Status.RECEIVED,
+        "PO-3": Status.RECEIVED,
+        "PO-4": Status.VALIDATED,
+    }
+
+
+def test_the_message_of_an_order_already_gathered_gathers_no_others(customer, catalog, settings):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 2
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(3)]
+    orders_advance(order_ids=[orders[0].pk], status=Status.RECEIVED, gather=True)  # gathers PO-1
+
+    orders_advance(order_ids=[orders[1].pk], status=Status.RECEIVED, gather=True)  # PO-1's own message, late
+
+    assert statuses(orders) == {"PO-0": Status.VALIDATED, "PO-1": Status.VALIDATED, "PO-2": Status.RECEIVED}
+
+
+def test_a_message_for_orders_that_have_moved_on_does_nothing(customer, catalog):
+    order = place(customer, "PO-1")
+    orders_advance(order_ids=[order.pk], status=Status.RECEIVED)
+
+    orders_advance(order_ids=[order.pk], status=Status.RECEIVED)  # delivered again, late
+
+    assert Order.objects.get(pk=order.pk).status == Status.VALIDATED
+    assert order.events.count() == 2
+
+
+def test_a_batch_completes_with_each_order_moved_once_seats_counted_once_and_one_pdf_each(customer, catalog):
+    orders = [place(customer, f"PO-{index}", (index + 1, index + 1)) for index in range(4)]
+
+    run_batch_to_rest(orders)
+    orders_advance(order_ids=[order.pk for order in orders])  # a late copy of the last message
+
+    assert set(statuses(orders).values()) == {Status.COMPLETED}
+    for order in orders:
+        assert [event.to_status for event in order.events.order_by("pk")] == [
+            "received", "validated", "approved", "provisioning", "documenting", "completed",
+        ]  # fmt: skip
+    assert SeatLedgerEntry.objects.filter(subscription__customer=customer).count() == 8
+    seats = sorted(SeatLedgerEntry.objects.filter(subscription__product=catalog["SRA-1Y"]).values_list("quantity", flat=True))
+    assert seats == [1, 2, 3, 4]
+    assert OrderDocument.objects.filter(order__in=orders, kind=OrderDocument.Kind.QUOTE).count() == 4
+
+
+def test_seats_the_ledger_refuses_for_one_order_of_a_batch_hold_only_that_order(customer, catalog):
+    orders = [place(customer, f"PO-{index}", (index + 1, index + 1)) for index in range(3)]
+    refused = orders[1]
+    line = refused.lines.get(sku="SRA-1Y")
+    seats_provision(customer=customer, product=line.product, quantity=99, reference=line.ledger_reference)
+
+    run_batch_to_rest(orders)
+
+    assert statuses(orders) == {"PO-0": Status.COMPLETED, "PO-1": Status.NEEDS_REVIEW, "PO-2": Status.COMPLETED}
+    assert Order.objects.get(pk=refused.pk).review_reasons == [ReviewReason.PROVISIONING_REFUSED]
+    assert not SeatLedgerEntry.objects.filter(reference=refused.lines.get(sku="RDA-1Y").ledger_reference).exists()
+
+
+def test_an_unexpected_error_in_one_order_of_a_batch_fails_only_that_order(customer, catalog, monkeypatch):
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(3)]
+    broken = orders[2]
+    real_document = documents.order_quote_document
+
+    def document_breaking_for_one_order(*, order, **kwargs):
+        if order.pk == broken.pk:
+            raise ZeroDivisionError("a bug that only this order meets")
+        return real_document(order=order, **kwargs)
+
+    monkeypatch.setattr(documents, "order_quote_document", document_breaking_for_one_order)
+
+    run_batch_to_rest(orders)
+
+    assert statuses(orders) == {"PO-0": Status.COMPLETED, "PO-1": Status.COMPLETED, "PO-2": Status.FAILED}
+    assert "ZeroDivisionError" in Order.objects.get(pk=broken.pk).status_reason
+
+
+def queries_per_step(orders) -> list[int]:
+    counts = []
+    order_ids = [order.pk for order in orders]
+    while Order.objects.filter(pk__in=order_ids, status__in=Order.MOVING_STATUSES).exists():
+        with CaptureQueriesContext(connection) as queries:
+            orders_advance(order_ids=order_ids)
+        counts.append(len(queries))
+    return counts
+
+
+def test_the_statements_of_a_step_do_not_grow_with_the_number_of_orders(catalog):
+    two = [place(CustomerFactory(code=f"TWO-{index}"), "PO-1") for index in range(2)]
+    eight = [place(CustomerFactory(code=f"EIGHT-{index}"), "PO-1") for index in range(8)]
+
+    assert queries_per_step(two) == queries_per_step(eight)
+    assert set(statuses(two + eight).values()) == {Status.COMPLETED}
+
+
+def events_per_order(orders) -> dict[str, int]:
+    return {order.po_number: order.events.count() for order in orders}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_orders_messages_racing_each_other_move_every_order_once(requires_postgres, customer, catalog, settings):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 10
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(30)]
+    doorbells = iter(orders[:8])
+
+    results = run_at_once(8, lambda: orders_advance(order_ids=[next(doorbells).pk], status=Status.RECEIVED, gather=True))
+
+    assert not [result for result in results if isinstance(result, Exception)], results
+    moved = [order.pk for result in results for order in result]
+    assert len(moved) == len(set(moved)), "an order was in two batches"
+    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)  # any left over, as the sweeper would
+    assert set(statuses(orders).values()) == {Status.VALIDATED}
+    assert set(events_per_order(orders).values()) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_delivered_twice_at_once_moves_each_order_once(requires_postgres, customer, catalog):
+    orders = [place(customer, f"PO-{index}", (index + 1, index + 1)) for index in range(5)]
+    order_ids = [order.pk for order in orders]
+    orders_advance(order_ids=order_ids, status=Status.RECEIVED)
+    orders_advance(order_ids=order_ids, status=Status.VALIDATED)
+    orders_advance(order_ids=order_ids, status=Status.APPROVED)
+
+    results = run_at_once(2, lambda: orders_advance(order_ids=order_ids, status=Status.PROVISIONING))
+
+    assert not [result for result in results if isinstance(result, Exception)], results
+    assert set(statuses(orders).values()) == {Status.DOCUMENTING}
+    assert set(events_per_order(orders).values()) == {5}
+    assert SeatLedgerEntry.objects.filter(subscription__customer=customer).count() == 10
