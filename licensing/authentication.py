@@ -61,10 +61,10 @@ class TokenOwner:
 
 
 # A token counts while it is not revoked and its customer is active.
-_TOKEN_OWNER = """
-    SELECT t.id, c.id, c.code FROM licensing_apitoken t JOIN licensing_customer c ON c.id = t.customer_id
-    WHERE t.key_hash = %s AND t.revoked_at IS NULL AND c.is_active
-"""
+_TOKEN_OWNER = (
+    "SELECT t.id, c.id, c.code FROM licensing_apitoken t JOIN licensing_customer c ON c.id = t.customer_id"
+    " WHERE t.key_hash = %s AND t.revoked_at IS NULL AND c.is_active"
+)
 
 
 def token_owner(authorization: str) -> TokenOwner | None:

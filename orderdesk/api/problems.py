@@ -113,13 +113,19 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, exceptions.APIException) and not isinstance(exc, Problem):
+    if isinstance(exc, Problem):
+        problem = exc
+    elif isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc, context)
-    if not isinstance(exc, Problem):
+    else:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
-        exc = server_error_problem()
+        problem = server_error_problem()
     return problem_response(
-        status_code=exc.status_code, problem_type=exc.problem_type, title=exc.title, detail=str(exc.detail), **exc.extra
+        status_code=problem.status_code,
+        problem_type=problem.problem_type,
+        title=problem.title,
+        detail=str(problem.detail),
+        **problem.extra,
     )
 
 

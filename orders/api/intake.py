@@ -44,6 +44,7 @@ from orderdesk.api.idempotency import claim_key, is_valid_key, request_fingerpri
 from orderdesk.api.problems import plain_problem_response, server_error_problem
 from orderdesk.api.throttling import token_may_proceed
 from orderdesk.db import atomic_without_flush_wait
+from orderdesk.models import IdempotencyRecord
 from orderdesk.numbering import next_number
 from orders.api.problems import duplicate_po_number_problem
 from orders.api.serializers import MAX_LINES, MAX_QUANTITY
@@ -145,9 +146,9 @@ def _submit(request, order: PlainOrder, customer, record, number: str) -> HttpRe
 
 
 def _release(record) -> None:
-    """Free the key for the client's retry: nothing was kept."""
+    """Free the key for the client's retry: nothing was kept. A key whose response was committed stays."""
     if record is not None:
-        record.delete()
+        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT).delete()
 
 
 def _json_body(request):
