@@ -183,6 +183,11 @@ class Worker:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.kill()
+        # The pool processes can outlive the main one for a moment, each with
+        # its database connection open; the test database cannot be dropped
+        # while they hold it.
+        if not _group_gone(self.process.pid, timeout=10):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -191,6 +196,17 @@ class Worker:
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited with {self.process.returncode}:\n{self.log()[-3000:]}")
         return " ready." in self.log()
+
+
+def _group_gone(group_id: int, *, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group_id, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _children(parent_pid: int) -> list[int]:
