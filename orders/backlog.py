@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import JSONArray
 from django.utils import timezone
 
 from orders.models import Order, OrderLine, ReviewReason
-from orders.permissions import with_reasons_text
+from orders.permissions import user_may_handle, with_reasons_text
 from orders.rules import OPEN_EXCLUDED_STATUSES
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
@@ -198,29 +199,85 @@ def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
     )
 
 
-# The columns one backlog row shows; the list loads nothing else.
-ROW_FIELDS = (
-    "number", "customer__code", "customer__name", "po_number", "status", "status_reason", "review_reasons",
-    "status_changed_at", "created_at", "total", "claimed_by__username", "claimed_at",
+class LineList(Aggregate):
+    """The grouped values as one JSON array: json_group_array in SQLite, jsonb_agg in PostgreSQL.
+
+    jsonb rather than json in PostgreSQL: Django reads jsonb as text and decodes
+    it like every JSONField, whereas psycopg would decode json itself.
+    """
+
+    function = "JSONB_AGG"
+    output_field = JSONField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
+
+
+def line_items_subquery() -> Subquery:
+    """[position, sku, quantity] of each of the order's lines, in no set order: `BacklogRow` sorts them."""
+    lines = (
+        OrderLine.objects.filter(order=OuterRef("pk"))
+        .order_by()
+        .values("order")
+        .annotate(items=LineList(JSONArray("position", "sku", "quantity")))
+        .values("items")
+    )
+    return Subquery(lines, output_field=JSONField())
+
+
+# The columns one backlog row shows, in the order of BacklogRow's first fields; the list loads nothing else.
+ROW_COLUMNS = (
+    "pk", "number", "customer__code", "customer__name", "po_number", "status", "status_reason", "review_reasons",
+    "created_at", "total", "claimed_by_id", "claimed_by__username", "claimed_at", "line_items",
 )  # fmt: skip
 
 
-def backlog_page_rows(orders: QuerySet[Order]) -> QuerySet[Order]:
-    """What one row shows, loaded in a fixed number of queries whatever the page size."""
-    return orders.select_related("customer", "claimed_by").only(*ROW_FIELDS)
+@dataclass(slots=True)
+class BacklogRow:
+    """One row of the backlog list: plain values from one query, no model instances.
 
-
-def lines_by_order(order_ids) -> dict[int, list[tuple[str, int]]]:
-    """(sku, quantity) of each order's lines in position order: one query for the whole page.
-
-    Plain tuples rather than prefetched OrderLine objects: the row needs two
-    columns, and building model instances for every line cost more than the query.
+    Building an Order and a Customer per row, and reading the lines in a query
+    of their own, cost more than the SQL of the whole page (bench/README.md).
+    The last four fields are worked out by `rows_for_viewer`.
     """
-    lines: dict[int, list[tuple[str, int]]] = {order_id: [] for order_id in order_ids}
-    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "position").values_list("order_id", "sku", "quantity")
-    for order_id, sku, quantity in rows:
-        lines[order_id].append((sku, quantity))
-    return lines
+
+    pk: int
+    number: str
+    customer_code: str
+    customer_name: str
+    po_number: str
+    status: str
+    status_reason: str
+    review_reasons: list[str]
+    created_at: datetime
+    total: int
+    claimed_by_id: int | None
+    claimed_by_username: str | None
+    claimed_at: datetime | None
+    line_items: list[tuple[str, int]]
+    may_handle: bool = False
+    claim_active: bool = False
+    band: str = AgeBand.FRESH
+    detail_url: str = ""
+
+
+def backlog_page_values(orders: QuerySet[Order]) -> QuerySet:
+    """The list's query: each order's row columns and its lines, in one round trip whatever the page size."""
+    return orders.annotate(line_items=line_items_subquery()).values_list(*ROW_COLUMNS)
+
+
+def rows_for_viewer(values, *, user, now: datetime, detail_base: str) -> list[BacklogRow]:
+    """The rows of one page, from `backlog_page_values`, with what the viewer may do and how old each order is."""
+    rows = []
+    for columns in values:
+        row = BacklogRow(*columns)
+        row.line_items = [(sku, quantity) for _position, sku, quantity in sorted(row.line_items or [])]
+        row.may_handle = user_may_handle(user, row)
+        row.claim_active = claim_is_active(row, now)
+        row.band = age_band(row.created_at, now)
+        row.detail_url = f"{detail_base}{row.number}/"
+        rows.append(row)
+    return rows
 
 
 def is_in_backlog(order: Order, now: datetime | None = None) -> bool:

@@ -265,6 +265,19 @@ class TestList:
         assert page.index(credit.number) < page.index(manual.number)
         assert '<strong>1</strong> 与信限度額の超過' in page.replace("\n", "") or "与信" in page
 
+    def test_each_row_shows_its_lines_in_position_order_and_who_holds_it(self, client, customer, catalog, order_desk, manager):
+        two_lines = held_order(customer, catalog, po_number="TWO", lines=[("SRA-1Y", 10), ("RDA-1Y", 5)])
+        no_lines = held_order(customer, catalog, po_number="NONE", lines=[])
+        order_claim(order=two_lines, user=manager)
+        client.force_login(order_desk)
+
+        rows = {row.split('"')[1]: row for row in self.rows(client).split("<tr data-order-id=")[1:]}
+
+        assert '<span class="nowrap">SRA-1Y × 10</span>, <span class="nowrap">RDA-1Y × 5</span>' in rows[str(two_lines.pk)]
+        assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
+        assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
+        assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
+
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
         from orders.backlog import shared_backlog_counts
 

@@ -112,7 +112,7 @@ def day(value) -> str:
 
 @register.simple_tag(takes_context=True)
 def backlog_rows(context, orders) -> str:
-    """The <tr>s of the backlog list, built in one pass.
+    """The <tr>s of the backlog list (`orders.backlog.BacklogRow`s), built in one pass.
 
     Built here with plain string formatting rather than in the template or with
     format_html per cell: the list has up to BACKLOG_PAGE_SIZE rows, and
@@ -154,15 +154,14 @@ def _row(order, texts: _RowTexts) -> str:
     locked = not order.may_handle
     url = escape(order.detail_url)
     number = escape(order.number)
-    customer = order.customer
     disabled = f' disabled title="{texts.locked_title}"' if locked else ""
     lines = ", ".join(f'<span class="nowrap">{escape(sku)} × {quantity}</span>' for sku, quantity in order.line_items)
     return (
         f'<tr data-order-id="{order.pk}" data-url="{url}" class="{order.band}{" locked" if locked else ""}">'
         f'<td class="check"><input type="checkbox" name="orders" value="{order.pk}" form="bulk-form" aria-label="{number}"{disabled}></td>'
         f'<td class="nowrap"><a href="{url}">{number}</a> {_state_badge(order, texts)}</td>'
-        f'<td><a class="quiet" href="?customer={escape(quote(customer.code))}" title="{texts.only_customer}">{escape(customer.name)}</a>'
-        f'<div class="sub">{escape(customer.code)}</div></td>'
+        f'<td><a class="quiet" href="?customer={escape(quote(order.customer_code))}" title="{texts.only_customer}">{escape(order.customer_name)}</a>'
+        f'<div class="sub">{escape(order.customer_code)}</div></td>'
         f'<td class="nowrap">{escape(order.po_number)}</td>'
         f'<td class="lines-summary">{lines}</td>'
         f'<td class="num">{yen(order.total)}</td>'
@@ -194,7 +193,7 @@ def _claimer(order, texts: _RowTexts) -> str:
         return '<span class="sub">—</span>'
     if order.claimed_by_id == texts.user.pk:
         return texts.me
-    return escape(order.claimed_by.get_username())
+    return escape(order.claimed_by_username)
 
 
 @register.filter
