@@ -55,7 +55,7 @@ def backlog(request):
 @require_POST
 def backlog_next(request):
     order = claims.order_claim_next(user=request.user)
-    forget_backlog_counts()
+    forget_backlog_counts(user=request.user)
     if order is None:
         messages.info(request, _("Nothing left for you: every order you may handle is claimed or done."))
         return redirect("orders:backlog")
@@ -124,7 +124,7 @@ def _order_action(form_class=None):
             except ActionRefused as refusal:
                 messages.error(request, refusal.message)
                 return redirect("orders:detail", number=order.number)
-            forget_backlog_counts()
+            forget_backlog_counts(user=request.user)
             messages.success(request, message)
             return redirect("orders:backlog") if goto_backlog else redirect("orders:detail", number=order.number)
 
@@ -188,7 +188,7 @@ def order_edit(request, number):
     except ActionRefused as refusal:
         messages.error(request, refusal.message)
     else:
-        forget_backlog_counts()
+        forget_backlog_counts(user=request.user)
         messages.success(request, _("Lines of order %(number)s saved; totals and reasons updated.") % {"number": order.number})
     return redirect("orders:detail", number=order.number)
 
@@ -219,7 +219,7 @@ def backlog_bulk(request):
         return redirect(request.POST.get("next") or reverse("orders:backlog"))
     action = form.cleaned_data["action"]
     results = _run_bulk(request.user, action, form.cleaned_data["orders"], form.cleaned_data["reason"])
-    forget_backlog_counts()
+    forget_backlog_counts(user=request.user)
     context = {
         "action_label": dict(BulkForm.ACTIONS)[action],
         "results": results,

@@ -343,6 +343,22 @@ class TestList:
         client.post(reverse("orders:reject", args=[order.number]), {"reason": "重複"})
         assert "<strong>2</strong> 件 対応待ち" in self.rows(client)  # recounted after the action
 
+    def test_the_count_of_my_claims_is_cached_briefly_and_forgotten_after_my_action(self, client, customer, catalog, order_desk, manager):
+        first, second = held_order(customer, catalog, po_number="C-1"), held_order(customer, catalog, po_number="C-2")
+        client.force_login(order_desk)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)
+
+        client.post(reverse("orders:claim", args=[first.number]))
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # recounted after the action
+        order_claim(order=second, user=order_desk)  # not through a page: nothing forgets the count
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # cached for BACKLOG_COUNTS_CACHE_SECONDS
+
+        client.force_login(manager)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)  # each person has their own count
+        client.force_login(order_desk)
+        client.post(reverse("orders:release", args=[first.number]))
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # second is still mine
+
     def test_the_htmx_refresh_returns_only_the_live_region(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
         client.force_login(order_desk)
