@@ -6,6 +6,7 @@ than the sweeper's threshold (ORDER_STUCK_AFTER_SECONDS). Every list and count
 on the backlog pages starts from `backlog_orders`.
 """
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -227,8 +228,12 @@ class LineList(Aggregate):
         return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra_context)
 
 
+@functools.cache
 def line_items_subquery() -> Subquery:
-    """[position, sku, quantity] of each of the order's lines, in no set order: `BacklogRow` sorts them."""
+    """[position, sku, quantity] of each of the order's lines, in no set order: `rows_for_viewer` sorts them.
+
+    Built once: annotate() resolves a copy of it for each query.
+    """
     lines = (
         OrderLine.objects.filter(order=OuterRef("pk"))
         .order_by()

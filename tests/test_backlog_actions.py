@@ -1,5 +1,6 @@
 """What staff actions do to an order, and what the backlog list shows."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -277,6 +278,18 @@ class TestList:
         assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
         assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
         assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
+
+    def test_the_filter_form_keeps_nothing_from_an_earlier_request(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        refused = self.rows(client, "?age=bogus&reason=MANUAL_APPROVAL")
+        chosen = self.rows(client, "?age=fresh")
+        plain = self.rows(client)
+
+        assert 'role="alert"' in refused and 'value="MANUAL_APPROVAL" selected' in refused
+        assert 'role="alert"' not in chosen and 'value="fresh" selected' in chosen and 'value="MANUAL_APPROVAL" selected' not in chosen
+        assert 'role="alert"' not in plain and re.findall(r'value="([^"]+)" selected', plain) == []
 
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
         from orders.backlog import shared_backlog_counts
