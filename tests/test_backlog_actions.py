@@ -345,6 +345,19 @@ class TestList:
         assert total("?reason=MANUAL_APPROVAL&age=fresh") is None  # a single page: no pagination shown
         assert total("?q=PO-C") == 7
 
+    def test_a_searched_list_counts_its_orders_without_the_rows_joins(self, client, customer, catalog, order_desk, settings):
+        settings.BACKLOG_PAGE_SIZE = 2
+        for i in range(3):
+            held_order(customer, catalog, po_number=f"PO-S{i}")
+        client.force_login(order_desk)
+
+        with CaptureQueriesContext(connection) as queries:
+            page = self.rows(client, "?q=PO-S")
+
+        [count] = [query["sql"] for query in queries if "COUNT(" in query["sql"] and "PO-S" in query["sql"]]
+        assert "JOIN" not in count
+        assert "ページ（全3件）" in page
+
     def test_the_shared_counts_are_cached_briefly_and_forgotten_after_an_action(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
         client.force_login(order_desk)
