@@ -42,9 +42,18 @@ def stuck_q(now: datetime) -> Q:
 
 
 def backlog_q(now: datetime) -> Q:
-    # The plain `status IN (open)` lets PostgreSQL see that the partial index
-    # order_open_oldest covers the query; it cannot prove that from the OR alone.
-    return Q(status__in=OPEN_STATUSES) & (Q(status__in=DECISION_STATUSES) | stuck_q(now))
+    """Open, and not a moving order that moved within the stuck threshold.
+
+    The same orders as "a decision status, or a moving status for too long"
+    (status_changed_at is never null), written so that PostgreSQL sees the
+    plain `status IN (open)` of the partial indexes on open orders and
+    estimates the backlog's size about right. Written as that OR, the planner
+    counted the status test twice and expected a tenth of the backlog, then
+    sorted every order with a review reason rather than walk the index on the
+    total (11 ms instead of 2 ms for the credit-reason list by largest total).
+    """
+    recently_moved = Q(status__in=Order.MOVING_STATUSES, status_changed_at__gte=stuck_cutoff(now))
+    return Q(status__in=OPEN_STATUSES) & ~recently_moved
 
 
 def backlog_orders(*, now: datetime | None = None) -> QuerySet[Order]:

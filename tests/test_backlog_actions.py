@@ -279,6 +279,21 @@ class TestList:
         assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
         assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
 
+    def test_sorting_by_total_puts_equal_totals_oldest_first(self, client, customer, catalog, order_desk):
+        small_old = held_order(customer, catalog, po_number="S-OLD", lines=[("SRA-1Y", 1)], age=timedelta(hours=3))
+        large = held_order(customer, catalog, po_number="L", lines=[("SRA-1Y", 100)], age=timedelta(hours=2))
+        small_new = held_order(customer, catalog, po_number="S-NEW", lines=[("SRA-1Y", 1)], age=timedelta(hours=1))
+        stuck = held_order(customer, catalog, po_number="STUCK", status=Order.Status.PROVISIONING, reasons=[], lines=[("SRA-1Y", 1)])
+        Order.objects.filter(pk=stuck.pk).update(status_changed_at=timezone.now() - timedelta(hours=4))
+        client.force_login(order_desk)
+
+        def order_of(query):
+            page = self.rows(client, query)
+            return sorted((page.index(f">{order.number}<"), order.po_number) for order in (small_old, large, small_new, stuck))
+
+        assert [po for _i, po in order_of("?sort=total_desc")] == ["L", "S-OLD", "S-NEW", "STUCK"]
+        assert [po for _i, po in order_of("?sort=total_asc")] == ["S-OLD", "S-NEW", "STUCK", "L"]
+
     def test_the_filter_form_keeps_nothing_from_an_earlier_request(self, client, customer, catalog, order_desk):
         held_order(customer, catalog)
         client.force_login(order_desk)
