@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 
 from licensing.pricing import LineAmount, document_totals
 from orders.models import Order, ReviewReason
@@ -278,6 +279,25 @@ class TestList:
         assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
         assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
         assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
+
+    def test_the_count_links_mark_the_current_reason_and_leave_out_empty_ones(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog, po_number="C", reasons=[ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL])
+        held_order(customer, catalog, po_number="M", reasons=[ReviewReason.MANUAL_APPROVAL])
+        held_order(customer, catalog, po_number="F", status=Order.Status.FAILED, reasons=[])
+        client.force_login(order_desk)
+        client.post("/i18n/setlang/", {"language": "en", "next": "/backlog/"})
+
+        page = self.rows(client, "?reason=OVER_CREDIT_LIMIT")
+
+        credit, manual = ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL
+        with translation.override("en"):
+            credit_label, manual_label = escape(credit.label), escape(manual.label)
+        assert f'<a class="count reason current" href="?reason={credit}"><strong>1</strong> {credit_label}</a>' in page
+        assert f'<a class="count reason" href="?reason={manual}"><strong>2</strong> {manual_label}</a>' in page
+        assert f"?reason={ReviewReason.SUSPECTED_DUPLICATE}" not in page
+        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in page
+        assert '<a class="count bad" href="?state=failed"><strong>1</strong> failed</a>' in page
+        assert '<a class="count" href="?state=stuck"><strong>0</strong> stuck</a>' in page
 
     def test_sorting_by_total_puts_equal_totals_oldest_first(self, client, customer, catalog, order_desk):
         small_old = held_order(customer, catalog, po_number="S-OLD", lines=[("SRA-1Y", 1)], age=timedelta(hours=3))
