@@ -50,7 +50,7 @@ def backlog_q(now: datetime) -> Q:
     estimates the backlog's size about right. Written as that OR, the planner
     counted the status test twice and expected a tenth of the backlog, then
     sorted every order with a review reason rather than walk the index on the
-    total (11 ms instead of 2 ms for the credit-reason list by largest total).
+    total (11 ms instead of about 1 ms for the credit-reason list by largest total).
     """
     recently_moved = Q(status__in=Order.MOVING_STATUSES, status_changed_at__gte=stuck_cutoff(now))
     return Q(status__in=OPEN_STATUSES) & ~recently_moved
