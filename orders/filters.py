@@ -1,5 +1,7 @@
 """The backlog's filters, search and sort (django-filter), applied to `backlog_orders`."""
 
+import functools
+
 import django_filters
 from django import forms
 from django.db.models import Q
@@ -58,6 +60,19 @@ class BacklogFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.user = user
         self.now = timezone.now()
+
+    @classmethod
+    @functools.cache
+    def _form_class(cls):
+        return super().get_form_class(cls(None))
+
+    def get_form_class(self):
+        """The form class, built once: django-filter builds a new class and new fields on every request.
+
+        Nothing in the fields depends on the request (fixed choices, labels
+        translated when rendered), and each form still copies its fields.
+        """
+        return self._form_class()
 
     def narrowing(self) -> dict:
         """The filters that leave orders out, with their values (sorting does not)."""

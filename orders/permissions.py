@@ -6,6 +6,8 @@ reasons are ALL simple ones. Credit-limit, price and catalogue exceptions stay
 with the order desk. Views, bulk actions, Next and the services all ask here.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, TextField
@@ -47,9 +49,16 @@ def reasons_for_helpers(reasons) -> bool:
 
 def user_may_handle(user, order: Order) -> bool:
     """May this user claim, edit, approve, reject, retry or cancel this order?"""
+    return may_handle_check(user)(order)
+
+
+def may_handle_check(user) -> Callable[[Order], bool]:
+    """`user_may_handle` for one user and many orders (a page of the list): the roles are read once."""
     if user_is_senior(user):
-        return True
-    return has_role(user, HELPER) and reasons_for_helpers(order.review_reasons or [])
+        return lambda order: True
+    if has_role(user, HELPER):
+        return lambda order: reasons_for_helpers(order.review_reasons or [])
+    return lambda order: False
 
 
 def ensure_may_handle(user, order: Order) -> None:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
 from orderdesk.roles import BACKLOG_ROLES, role_required
-from orders.backlog import age_band, backlog_counts, backlog_orders, backlog_page_rows, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, known_list_count, lines_by_order
+from orders.backlog import backlog_counts, backlog_orders, backlog_page_values, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, known_list_count, rows_for_viewer
 from orders.filters import BacklogFilter
 from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
 from orders.models import Order, OrderDocument
@@ -33,19 +33,14 @@ def backlog(request):
     now = timezone.now()
     counts = backlog_counts(user=request.user, now=now)
     filterset = BacklogFilter(request.GET, queryset=backlog_orders(now=now), user=request.user)
-    paginator = Paginator(backlog_page_rows(filterset.qs), settings.BACKLOG_PAGE_SIZE)
+    orders = filterset.qs
+    paginator = Paginator(backlog_page_values(orders), settings.BACKLOG_PAGE_SIZE)
+    # The total (a cached_property, set here): the counts at the top of the page already
+    # hold it for most lists; else COUNT(*) the orders alone, without the rows' joins.
     known_count = known_list_count(counts, filterset.narrowing()) if filterset.is_valid() else None
-    if known_count is not None:
-        paginator.count = known_count  # already counted at the top of the page (a cached_property, set here)
+    paginator.count = known_count if known_count is not None else orders.count()
     page = paginator.get_page(request.GET.get("page"))
-    detail_base = reverse("orders:backlog")
-    lines = lines_by_order([order.pk for order in page])
-    for order in page:  # worked out once here, not per row in the template
-        order.may_handle = user_may_handle(request.user, order)
-        order.claim_active = claim_is_active(order, now)
-        order.band = age_band(order.created_at, now)
-        order.detail_url = f"{detail_base}{order.number}/"
-        order.line_items = lines[order.pk]
+    page.object_list = rows_for_viewer(page.object_list, user=request.user, now=now, detail_base=reverse("orders:backlog"))
     context = {
         "filter": filterset,
         "page": page,
@@ -62,7 +57,7 @@ def backlog(request):
 @require_POST
 def backlog_next(request):
     order = claims.order_claim_next(user=request.user)
-    forget_backlog_counts()
+    forget_backlog_counts(user=request.user)
     if order is None:
         messages.info(request, _("Nothing left for you: every order you may handle is claimed or done."))
         return redirect("orders:backlog")
@@ -131,7 +126,7 @@ def _order_action(form_class=None):
             except ActionRefused as refusal:
                 messages.error(request, refusal.message)
                 return redirect("orders:detail", number=order.number)
-            forget_backlog_counts()
+            forget_backlog_counts(user=request.user)
             messages.success(request, message)
             return redirect("orders:backlog") if goto_backlog else redirect("orders:detail", number=order.number)
 
@@ -195,7 +190,7 @@ def order_edit(request, number):
     except ActionRefused as refusal:
         messages.error(request, refusal.message)
     else:
-        forget_backlog_counts()
+        forget_backlog_counts(user=request.user)
         messages.success(request, _("Lines of order %(number)s saved; totals and reasons updated.") % {"number": order.number})
     return redirect("orders:detail", number=order.number)
 
@@ -226,7 +221,7 @@ def backlog_bulk(request):
         return redirect(request.POST.get("next") or reverse("orders:backlog"))
     action = form.cleaned_data["action"]
     results = _run_bulk(request.user, action, form.cleaned_data["orders"], form.cleaned_data["reason"])
-    forget_backlog_counts()
+    forget_backlog_counts(user=request.user)
     context = {
         "action_label": dict(BulkForm.ACTIONS)[action],
         "results": results,

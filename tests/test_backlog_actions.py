@@ -1,5 +1,6 @@
 """What staff actions do to an order, and what the backlog list shows."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import escape
 
 from licensing.pricing import LineAmount, document_totals
 from orders.models import Order, ReviewReason
@@ -265,6 +267,65 @@ class TestList:
         assert page.index(credit.number) < page.index(manual.number)
         assert '<strong>1</strong> 与信限度額の超過' in page.replace("\n", "") or "与信" in page
 
+    def test_each_row_shows_its_lines_in_position_order_and_who_holds_it(self, client, customer, catalog, order_desk, manager):
+        two_lines = held_order(customer, catalog, po_number="TWO", lines=[("SRA-1Y", 10), ("RDA-1Y", 5)])
+        no_lines = held_order(customer, catalog, po_number="NONE", lines=[])
+        order_claim(order=two_lines, user=manager)
+        client.force_login(order_desk)
+
+        rows = {row.split('"')[1]: row for row in self.rows(client).split("<tr data-order-id=")[1:]}
+
+        assert '<span class="nowrap">SRA-1Y × 10</span>, <span class="nowrap">RDA-1Y × 5</span>' in rows[str(two_lines.pk)]
+        assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
+        assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
+        assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
+
+    def test_the_count_links_mark_the_current_reason_and_leave_out_empty_ones(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog, po_number="C", reasons=[ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL])
+        held_order(customer, catalog, po_number="M", reasons=[ReviewReason.MANUAL_APPROVAL])
+        held_order(customer, catalog, po_number="F", status=Order.Status.FAILED, reasons=[])
+        client.force_login(order_desk)
+        client.post("/i18n/setlang/", {"language": "en", "next": "/backlog/"})
+
+        page = self.rows(client, "?reason=OVER_CREDIT_LIMIT")
+
+        credit, manual = ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL
+        with translation.override("en"):
+            credit_label, manual_label = escape(credit.label), escape(manual.label)
+        assert f'<a class="count reason current" href="?reason={credit}"><strong>1</strong> {credit_label}</a>' in page
+        assert f'<a class="count reason" href="?reason={manual}"><strong>2</strong> {manual_label}</a>' in page
+        assert f"?reason={ReviewReason.SUSPECTED_DUPLICATE}" not in page
+        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in page
+        assert '<a class="count bad" href="?state=failed"><strong>1</strong> failed</a>' in page
+        assert '<a class="count" href="?state=stuck"><strong>0</strong> stuck</a>' in page
+
+    def test_sorting_by_total_puts_equal_totals_oldest_first(self, client, customer, catalog, order_desk):
+        small_old = held_order(customer, catalog, po_number="S-OLD", lines=[("SRA-1Y", 1)], age=timedelta(hours=3))
+        large = held_order(customer, catalog, po_number="L", lines=[("SRA-1Y", 100)], age=timedelta(hours=2))
+        small_new = held_order(customer, catalog, po_number="S-NEW", lines=[("SRA-1Y", 1)], age=timedelta(hours=1))
+        stuck = held_order(customer, catalog, po_number="STUCK", status=Order.Status.PROVISIONING, reasons=[], lines=[("SRA-1Y", 1)])
+        Order.objects.filter(pk=stuck.pk).update(status_changed_at=timezone.now() - timedelta(hours=4))
+        client.force_login(order_desk)
+
+        def order_of(query):
+            page = self.rows(client, query)
+            return sorted((page.index(f">{order.number}<"), order.po_number) for order in (small_old, large, small_new, stuck))
+
+        assert [po for _i, po in order_of("?sort=total_desc")] == ["L", "S-OLD", "S-NEW", "STUCK"]
+        assert [po for _i, po in order_of("?sort=total_asc")] == ["S-OLD", "S-NEW", "STUCK", "L"]
+
+    def test_the_filter_form_keeps_nothing_from_an_earlier_request(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        refused = self.rows(client, "?age=bogus&reason=MANUAL_APPROVAL")
+        chosen = self.rows(client, "?age=fresh")
+        plain = self.rows(client)
+
+        assert 'role="alert"' in refused and 'value="MANUAL_APPROVAL" selected' in refused
+        assert 'role="alert"' not in chosen and 'value="fresh" selected' in chosen and 'value="MANUAL_APPROVAL" selected' not in chosen
+        assert 'role="alert"' not in plain and re.findall(r'value="([^"]+)" selected', plain) == []
+
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
         from orders.backlog import shared_backlog_counts
 
@@ -319,6 +380,19 @@ class TestList:
         assert total("?reason=MANUAL_APPROVAL&age=fresh") is None  # a single page: no pagination shown
         assert total("?q=PO-C") == 7
 
+    def test_a_searched_list_counts_its_orders_without_the_rows_joins(self, client, customer, catalog, order_desk, settings):
+        settings.BACKLOG_PAGE_SIZE = 2
+        for i in range(3):
+            held_order(customer, catalog, po_number=f"PO-S{i}")
+        client.force_login(order_desk)
+
+        with CaptureQueriesContext(connection) as queries:
+            page = self.rows(client, "?q=PO-S")
+
+        [count] = [query["sql"] for query in queries if "COUNT(" in query["sql"] and "PO-S" in query["sql"]]
+        assert "JOIN" not in count
+        assert "ページ（全3件）" in page
+
     def test_the_shared_counts_are_cached_briefly_and_forgotten_after_an_action(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
         client.force_login(order_desk)
@@ -329,6 +403,22 @@ class TestList:
         assert "<strong>1</strong> 件 対応待ち" in self.rows(client)  # cached for BACKLOG_COUNTS_CACHE_SECONDS
         client.post(reverse("orders:reject", args=[order.number]), {"reason": "重複"})
         assert "<strong>2</strong> 件 対応待ち" in self.rows(client)  # recounted after the action
+
+    def test_the_count_of_my_claims_is_cached_briefly_and_forgotten_after_my_action(self, client, customer, catalog, order_desk, manager):
+        first, second = held_order(customer, catalog, po_number="C-1"), held_order(customer, catalog, po_number="C-2")
+        client.force_login(order_desk)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)
+
+        client.post(reverse("orders:claim", args=[first.number]))
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # recounted after the action
+        order_claim(order=second, user=order_desk)  # not through a page: nothing forgets the count
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # cached for BACKLOG_COUNTS_CACHE_SECONDS
+
+        client.force_login(manager)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)  # each person has their own count
+        client.force_login(order_desk)
+        client.post(reverse("orders:release", args=[first.number]))
+        assert "<strong>1</strong> 自分の担当" in self.rows(client)  # second is still mine
 
     def test_the_htmx_refresh_returns_only_the_live_region(self, client, customer, catalog, order_desk):
         order = held_order(customer, catalog)
