@@ -496,7 +496,21 @@ def test_the_timeline_shows_review_codes_in_words():
         assert shown == expected
     with translation.override("ja"):
         assert "QUANTITY_OVER_CAP" not in event_reason("QUANTITY_OVER_CAP")
-    assert event_reason("approved straight through") == "approved straight through"
+
+
+def test_the_timeline_shows_what_the_pipeline_wrote_in_the_readers_language():
+    from django.utils import translation
+
+    from orders.templatetags.backlog_tags import event_reason
+
+    with translation.override("en"):
+        assert event_reason("approved straight through") == "approved straight through"
+        assert event_reason("rules checked: nothing to review") == "rules checked: nothing to review"
+    with translation.override("ja"):
+        assert event_reason("approved straight through") == "自動承認"
+        assert event_reason("rules checked: nothing to review") == "ルール判定: 確認事項なし"
+        assert event_reason("seats provisioned") == "ライセンスを割り当てました"
+        assert event_reason("a person's own words") == "a person's own words"
 
 
 def test_on_postgresql_po_numbers_are_searched_through_a_trigram_index(requires_postgres):

@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
 
 from orders.backlog import AgeBand, age_band
@@ -23,6 +24,22 @@ def escape(text) -> str:
 
 
 _REASON_LABELS = dict(ReviewReason.choices)
+# What the system writes as an event's reason, in the reader's language. The
+# timeline keeps the text as written (it is the audit trail, and the API shows
+# it); only the page translates it.
+_SYSTEM_REASONS = {
+    "order received": gettext_lazy("order received"),
+    "rules checked": gettext_lazy("rules checked"),
+    "nothing to review": gettext_lazy("nothing to review"),
+    "approved straight through": gettext_lazy("approved straight through"),
+    "provisioning seats": gettext_lazy("provisioning seats"),
+    "seats provisioned": gettext_lazy("seats provisioned"),
+    "quote PDF stored": gettext_lazy("quote PDF stored"),
+    "retried": gettext_lazy("retried"),
+    "re-enqueued": gettext_lazy("re-enqueued"),
+    "lines edited": gettext_lazy("lines edited"),
+    "cancelled by customer": gettext_lazy("cancelled by customer"),
+}
 _STATUS_LABELS = dict(Order.Status.choices)
 
 
@@ -84,14 +101,19 @@ def reason_label(code: str) -> str:
 
 @register.filter
 def event_reason(reason: str) -> str:
-    """An event's reason for people: review codes ("QUANTITY_OVER_CAP, MANUAL_APPROVAL",
-    possibly after "rules checked: ") in words; other text as the pipeline wrote it."""
+    """An event's reason for people: what the system writes in the reader's language, review codes
+    ("QUANTITY_OVER_CAP, MANUAL_APPROVAL", possibly after "rules checked: ") in words; other text as written."""
+    if reason in _SYSTEM_REASONS:
+        return str(_SYSTEM_REASONS[reason])
     prefix, _sep, rest = reason.rpartition(": ")
+    shown_prefix = str(_SYSTEM_REASONS.get(prefix, prefix))
+    if prefix and rest in _SYSTEM_REASONS:
+        return f"{shown_prefix}: {_SYSTEM_REASONS[rest]}"
     codes = [code.strip() for code in rest.split(",")]
     if codes and all(code in _REASON_LABELS for code in codes):
         separator = "、" if translation.get_language() == "ja" else ", "
         labels = separator.join(reason_label(code) for code in codes)
-        return f"{prefix}: {labels}" if prefix else labels
+        return f"{shown_prefix}: {labels}" if prefix else labels
     return reason
 
 
