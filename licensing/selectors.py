@@ -94,13 +94,7 @@ def customer_subscriptions(*, customer: Customer) -> QuerySet[Subscription]:
 
 def seats_by_product(*, customer: Customer) -> dict[int, int]:
     """product id → current seats of the customer, in one grouped query."""
-    rows = (
-        SeatLedgerEntry.objects.filter(subscription__customer=customer)
-        .order_by()
-        .values("subscription__product_id")
-        .annotate(total=Sum("quantity"))
-    )
-    return {row["subscription__product_id"]: row["total"] for row in rows}
+    return seats_by_product_for_customers(customer_ids=[customer.pk]).get(customer.pk, {})
 
 
 def seats_by_product_for_customers(*, customer_ids: Iterable[int]) -> dict[int, dict[int, int]]:

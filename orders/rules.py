@@ -54,32 +54,12 @@ def _current_seats(order: Order) -> dict[int, int] | None:
     return getattr(order, "_rule_seats", None)
 
 
-def _duplicate_candidates(order: Order):
-    # Same lines at catalog prices give the same total: a cheap, indexed first filter.
-    window = timedelta(hours=settings.ORDER_DUPLICATE_WINDOW_HOURS)
-    return (
-        Order.objects.filter(
-            customer_id=order.customer_id,
-            created_at__gte=order.created_at - window,
-            created_at__lte=order.created_at + window,
-            total=order.total,
-        )
-        .exclude(pk=order.pk)
-        .exclude(po_number=order.po_number)
-        .exclude(status__in=DUPLICATE_EXCLUDED_STATUSES)
-    )
-
-
 def _duplicate_line_sets(order: Order) -> list[set]:
     """The (sku, quantity) sets of the orders that could be duplicates of this one."""
     prefetched = getattr(order, "_rule_duplicate_line_sets", None)
     if prefetched is not None:
         return prefetched
-    found: dict[int, set] = {}
-    rows = OrderLine.objects.filter(order__in=_duplicate_candidates(order)).values_list("order_id", "sku", "quantity")
-    for order_id, sku, quantity in rows:
-        found.setdefault(order_id, set()).add((sku, quantity))
-    return list(found.values())
+    return _duplicate_candidate_lines([order])(order)
 
 
 def rules_prefetch(orders: Sequence[Order]) -> None:
@@ -113,7 +93,12 @@ def rules_prefetch(orders: Sequence[Order]) -> None:
 
 
 def _duplicate_candidate_lines(orders: Sequence[Order]) -> Callable[[Order], list[set]]:
-    """One query for every order's duplicate candidates and one for their lines; returns the per-order lookup."""
+    """One query for every order's duplicate candidates and one for their lines; returns the per-order lookup.
+
+    Same customer, same total (the same lines at catalog prices give the same
+    total: a cheap first filter), created within the window, another PO
+    number, not rejected or cancelled.
+    """
     window = timedelta(hours=settings.ORDER_DUPLICATE_WINDOW_HOURS)
     candidates = list(
         Order.objects.filter(
@@ -131,7 +116,6 @@ def _duplicate_candidate_lines(orders: Sequence[Order]) -> Callable[[Order], lis
         line_sets[order_id].add((sku, quantity))
 
     def lookup(order: Order) -> list[set]:
-        # The same conditions as _duplicate_candidates, applied to the rows read for the whole batch.
         return [
             line_sets[candidate_id]
             for candidate_id, customer_id, po_number, total, created_at in candidates

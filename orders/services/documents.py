@@ -53,11 +53,8 @@ def order_quote_document(*, order: Order, issue_date: date | None = None) -> Quo
 
 def order_quote_render(*, order: Order) -> OrderDocument:
     """Render and store the order's quote PDF, unless it is already stored (a re-run renders nothing)."""
-    existing = OrderDocument.objects.filter(order=order, kind=OrderDocument.Kind.QUOTE).first()
-    if existing is not None:
-        return existing
-    rendered = QuotePdfRenderer().render(order_quote_document(order=order))
-    return order_document_store(order=order, kind=OrderDocument.Kind.QUOTE, rendered=rendered)
+    orders_quote_render(orders=[order])
+    return OrderDocument.objects.get(order=order, kind=OrderDocument.Kind.QUOTE)
 
 
 def orders_quote_render(*, orders: Sequence[Order]) -> list[OrderDocument]:

@@ -106,21 +106,16 @@ def order_transition_locked(
 ) -> Order:
     """order_transition for a caller that already holds the order's row lock in its open transaction.
 
-    The pipeline locks the order once per step, does the step's work under
-    that lock and then moves it on, without selecting the row a second time.
+    A staff action or a quote's acceptance locks the order, does its work
+    under that lock and then moves it on, without selecting the row a second
+    time. The same write as a batch of one (orders_transition_locked).
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("order_transition_locked needs the caller's transaction and row lock; use order_transition")
-    if order.status not in frozenset(allowed_from):
-        raise TransitionNotAllowed(order, to_status)
-    from_status = order.status
-    order.status = to_status
-    order.status_reason = reason
-    order.status_changed_at = timezone.now()
-    for name, value in (changes or {}).items():
-        setattr(order, name, value)
-    order.save(update_fields=["status", "status_reason", "status_changed_at", *(changes or {})])
-    record_event(order=order, actor=actor, from_status=from_status, to_status=to_status, reason=reason, data=data)
+    orders_transition_locked(
+        moves=[Move(order=order, reason=reason, changes=changes or {}, data=data)],
+        allowed_from=allowed_from,
+        to_status=to_status,
+        actor=actor,
+    )
     if on_commit is not None:
         transaction.on_commit(lambda: on_commit(order))
     return order
@@ -146,7 +141,7 @@ def orders_transition_locked(
     every order's event, so a batch costs a few statements, not a few per order.
     """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("orders_transition_locked needs the caller's transaction and row locks")
+        raise RuntimeError("a locked transition needs the caller's transaction and row locks; use order_transition")
     allowed = frozenset(allowed_from)
     for move in moves:
         if move.order.status not in allowed:
