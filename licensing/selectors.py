@@ -1,6 +1,6 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +33,17 @@ class PricedProduct:
     tiers: tuple[Tier, ...]
 
 
+# The columns of a priced product, one row per volume tier (a product without tiers: one row with NULL tier columns).
+_PRICED_COLUMNS = "p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+_PRICED_FROM = "licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+
+# The same rows as one JSON array, for a statement that reads the catalog along with other things
+# (the order intake's, orders.api.intake_statements; PostgreSQL). Its SKUs are a text[] parameter.
+PRICED_PRODUCTS_JSON_SUBQUERY = (
+    f"SELECT json_agg(json_build_array({_PRICED_COLUMNS})) FROM {_PRICED_FROM} WHERE p.sku = ANY(%(skus)s::text[])"
+)
+
+
 def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
 
@@ -46,13 +57,12 @@ def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
         return {}
     placeholders = ", ".join(["%s"] * len(skus))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
-            " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
-            f" WHERE p.sku IN ({placeholders})",
-            skus,
-        )
-        rows = cursor.fetchall()
+        cursor.execute(f"SELECT {_PRICED_COLUMNS} FROM {_PRICED_FROM} WHERE p.sku IN ({placeholders})", skus)
+        return priced_products_from_rows(cursor.fetchall())
+
+
+def priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
+    """SKU → PricedProduct from rows of _PRICED_COLUMNS (or the arrays of PRICED_PRODUCTS_JSON_SUBQUERY)."""
     columns: dict[str, tuple] = {}
     tiers: dict[str, list[Tier]] = {}
     for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:

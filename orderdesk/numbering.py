@@ -27,6 +27,10 @@ def next_number(prefix: str, *, year: int | None = None, width: int = 6) -> str:
         value = _increment(prefix, year)
         if value is None:
             value = _create_sequence(prefix, year)
+    return format_number(prefix, year, value, width=width)
+
+
+def format_number(prefix: str, year: int, value: int, *, width: int = 6) -> str:
     return f"{prefix}-{year}-{value:0{width}d}"
 
 

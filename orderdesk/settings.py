@@ -118,6 +118,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Lets orderdesk.db.prepared_cursor() prepare the order intake's statements.
+    # Django's own cursors bind parameters in the client and never prepare, so
+    # nothing else changes.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttling counters, shared by every web process) --------------

@@ -125,7 +125,7 @@ def test_unexpected_error_is_500_problem_without_internals(api, monkeypatch, bod
     def explode(**kwargs):
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr("orders.api.intake.order_submit", explode)
+    monkeypatch.setattr("orders.api.intake.order_build", explode)
     monkeypatch.setattr("orders.api.views.order_submit", explode)
     client = api
     client.raise_request_exception = False

@@ -132,17 +132,18 @@ def test_two_concurrent_requests_with_one_key_make_one_order(requires_postgres, 
     """Two truly concurrent requests on PostgreSQL: one 201, one 409, one order."""
     first_is_inside = threading.Event()
     second_is_done = threading.Event()
-    original_submit = submission.order_submit
+    def slowly(original):
+        def slow(**kwargs):
+            # Hold the first request inside processing until the second has been answered.
+            first_is_inside.set()
+            second_is_done.wait(timeout=10)
+            return original(**kwargs)
 
-    def slow_submit(**kwargs):
-        # Hold the first request inside processing until the second has been answered.
-        first_is_inside.set()
-        second_is_done.wait(timeout=10)
-        return original_submit(**kwargs)
+        return slow
 
-    # Both paths of POST /orders/ (the lean intake and DRF's create) call order_submit.
-    monkeypatch.setattr("orders.api.intake.order_submit", slow_submit)
-    monkeypatch.setattr("orders.api.views.order_submit", slow_submit)
+    # The lean intake (orders.api.intake) builds the order after claiming the key; DRF's create calls order_submit.
+    monkeypatch.setattr("orders.api.intake.order_build", slowly(submission.order_build))
+    monkeypatch.setattr("orders.api.views.order_submit", slowly(submission.order_submit))
     clients = [client_for(customer), client_for(customer)]
     responses = {}
 

@@ -1,9 +1,12 @@
 """Redis clients: the cache that holds the throttling counters, and the Celery broker."""
 
 import os
+import time
 import uuid
 
-from orderdesk.cache import OrderdeskRedisCache
+from django.core.cache.backends.locmem import LocMemCache
+
+from orderdesk.cache import OrderdeskRedisCache, count_in_window
 from tests.conftest import skip_or_fail
 
 
@@ -41,3 +44,24 @@ def test_the_broker_publishes_through_one_redis_client_per_channel():
         finally:
             simple.queue.delete()
             simple.close()
+
+
+def _counts_in_one_window_then_starts_again(cache):
+    key = f"test-window-{uuid.uuid4().hex}"
+    counted = [count_in_window(key, period=1, now=time.time(), cache=cache) for _ in range(3)]
+
+    assert [count for count, _left in counted] == [1, 2, 3]
+    assert all(0 < left <= 1 for _count, left in counted)
+    time.sleep(1.1)  # the window ends with its period, counted from its first request
+    assert count_in_window(key, period=1, now=time.time(), cache=cache)[0] == 1
+
+
+def test_the_rate_limit_counter_on_redis_counts_within_a_window_and_starts_again_after_it():
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        skip_or_fail("needs Redis: set CELERY_BROKER_URL=redis://…")
+    _counts_in_one_window_then_starts_again(OrderdeskRedisCache(url, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"}))
+
+
+def test_the_rate_limit_counter_in_other_caches_counts_the_same_way():
+    _counts_in_one_window_then_starts_again(LocMemCache(f"test-{uuid.uuid4().hex}", {}))

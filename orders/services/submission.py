@@ -16,6 +16,10 @@ from orders.services.queueing import enqueue_order
 from orders.services.transitions import Actor, record_event
 
 
+# The first entry of every order's timeline.
+RECEIVED_REASON = "order received"
+
+
 @dataclass(frozen=True)
 class LineRequest:
     sku: str
@@ -88,30 +92,57 @@ def order_submit(
                 discount=discount,
                 quote=quote,
             )
-            record_event(order=order, actor=actor, to_status=order.status, reason="order received")
+            record_event(order=order, actor=actor, to_status=order.status, reason=RECEIVED_REASON)
             transaction.on_commit(lambda: enqueue_order(order.pk, status=order.status))
             if before_commit is not None:
                 before_commit(order)
     except IntegrityError:
-        # The PO number is taken (unique_po_number_per_customer).
-        existing = Order.objects.filter(customer=customer, po_number=po_number).first()
-        if existing is None:
-            raise
-        raise DuplicatePoNumber(existing) from None
+        raise_if_po_number_used(customer_id=customer.pk, po_number=po_number)
+        raise
     return order
+
+
+def raise_if_po_number_used(*, customer_id: int, po_number: str) -> None:
+    """After an IntegrityError: DuplicatePoNumber naming the order that has the PO number, if one does.
+
+    The unique constraint unique_po_number_per_customer decides, also between
+    concurrent submissions; this only names the order that won.
+    """
+    existing = Order.objects.filter(customer_id=customer_id, po_number=po_number).first()
+    if existing is not None:
+        raise DuplicatePoNumber(existing) from None
 
 
 def _products_for(lines: Sequence[LineRequest]) -> dict[str, PricedProduct]:
     products = priced_products({line.sku for line in lines})
-    unknown = {index: line.sku for index, line in enumerate(lines) if line.sku not in products}
-    if unknown:
-        raise UnknownSkus(unknown)
+    check_skus_known(lines, products)
     return products
 
 
-def _create_order(
+def check_skus_known(lines: Sequence[LineRequest], products: dict[str, PricedProduct]) -> None:
+    """Raise UnknownSkus naming each line whose SKU is not in the catalog."""
+    unknown = {index: line.sku for index, line in enumerate(lines) if line.sku not in products}
+    if unknown:
+        raise UnknownSkus(unknown)
+
+
+def _create_order(**values) -> Order:
+    order = order_build(**values)
+    insert_instances([order])
+    for line in order.prefetched_lines:
+        line.order = order
+    insert_instances(order.prefetched_lines)
+    return order
+
+
+def order_build(
     *, number, customer, po_number, lines, products, requested_start, notes, source, discount, quote
 ) -> Order:
+    """A new order in `received` with its priced lines in `prefetched_lines`, not saved yet.
+
+    Prices: the catalog's volume tier for the quantity unless the line
+    brings an agreed price; totals and tax by licensing.pricing.
+    """
     order_lines = []
     for position, line in enumerate(lines, start=1):
         product = products[line.sku]
@@ -144,9 +175,5 @@ def _create_order(
         tax=totals.tax,
         total=totals.total,
     )
-    insert_instances([order])
-    for line in order_lines:
-        line.order = order
-    insert_instances(order_lines)
     order.prefetched_lines = order_lines
     return order

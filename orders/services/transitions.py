@@ -50,7 +50,14 @@ class Change:
 
 
 def record_event(*, order: Order, actor: Actor, from_status: str = "", to_status: str = "", reason: str = "", data=None) -> OrderEvent:
-    event = OrderEvent(
+    event = new_event(order=order, actor=actor, from_status=from_status, to_status=to_status, reason=reason, data=data)
+    insert_instances([event])  # one statement, without the ORM's cost: every order records several
+    return event
+
+
+def new_event(*, order: Order, actor: Actor, from_status: str = "", to_status: str = "", reason: str = "", data=None) -> OrderEvent:
+    """A timeline entry for the order, not saved yet."""
+    return OrderEvent(
         order=order,
         actor=actor.user,
         actor_label=actor.label,
@@ -59,8 +66,6 @@ def record_event(*, order: Order, actor: Actor, from_status: str = "", to_status
         reason=reason,
         data=data or {},
     )
-    insert_instances([event])  # one statement, without the ORM's cost: every order records several
-    return event
 
 
 def order_transition(
