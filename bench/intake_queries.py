@@ -47,7 +47,7 @@ def main() -> int:
     statements = [query["sql"] for query in captured.captured_queries]
     control = {"BEGIN", "COMMIT"} | {sql for sql in statements if sql.startswith("SET LOCAL")}
     for sql in statements:
-        print("  ", sql[:110])
+        print("  ", " ".join(sql.split())[:110])
     print(f"{len(statements)} statements, {len(statements) - sum(s in control for s in statements)} of them queries")
     return 0
 

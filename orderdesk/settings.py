@@ -211,7 +211,8 @@ SPECTACULAR_SETTINGS = {
         "`Idempotency-Key` header. Errors are `application/problem+json` (RFC 9457).\n\n"
         "Rate limit: each token may make "
         + env_str("API_RATE_LIMIT", "6000/min")
-        + " requests; beyond that the API answers 429 with a `Retry-After` header (seconds)."
+        + " requests, in a window that starts with its first request; beyond that the API answers 429"
+        " with a `Retry-After` header (seconds until the window ends)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
