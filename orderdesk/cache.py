@@ -10,6 +10,8 @@ count_in_window() is the counter behind the API's rate limit
 (orderdesk.api.throttling).
 """
 
+import functools
+
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
@@ -32,20 +34,23 @@ class OrderdeskRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
-    def count_in_window(self, key: str, *, period: int) -> tuple[int, float]:
-        """One atomic round trip: start the window if there is none, add one, read the time left.
+    # Start the window if there is none, add one, read the time left: one atomic command.
+    _COUNT_IN_WINDOW = """
+        redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+        return {redis.call('INCR', KEYS[1]), redis.call('PTTL', KEYS[1])}
+    """
 
-        MULTI/EXEC, so the key cannot expire between the SET and the INCR
-        (an INCR on a missing key would create a counter that never expires).
-        """
+    def count_in_window(self, key: str, *, period: int) -> tuple[int, float]:
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
-        with client.pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=period, nx=True)
-            pipe.incr(key)
-            pipe.pttl(key)
-            _started, count, milliseconds_left = pipe.execute()
+        count, milliseconds_left = _registered_script(client, self._COUNT_IN_WINDOW)(keys=[key], args=[period])
         return count, max(milliseconds_left, 0) / 1000
+
+
+@functools.cache
+def _registered_script(client, source: str):
+    """redis-py's Script: EVALSHA, loading the script again if the server lost it (a restart)."""
+    return client.register_script(source)
 
 
 def count_in_window(key: str, *, period: int, now: float, cache=None) -> tuple[int, float]:
