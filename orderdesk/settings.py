@@ -260,6 +260,12 @@ ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
 # Larger batches cost fewer statements and messages per order, and hold more
 # orders' row locks for the length of the step (rendering PDFs, for the last one).
 ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
+# New orders ring a doorbell instead of publishing a message each
+# (orders.services.queueing): a pending gather message silences further
+# publishes for at most this long. A lost message delays new orders by this,
+# plus until the next new order comes; the sweeper covers the rest. 0: every
+# new order publishes (as with a per-process cache, where the doorbell is off).
+ORDER_GATHER_DOORBELL_SECONDS = env_int("ORDER_GATHER_DOORBELL_SECONDS", 10, minimum=0)
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
 ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS = env_int("ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS", 300, minimum=1)
 # The order's quote PDF (御見積書).

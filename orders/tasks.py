@@ -2,7 +2,8 @@
 
 Only transient errors are retried (the database unreachable, a lock or
 statement timeout, a deadlock): with exponential backoff, then the orders are
-recorded as `failed` for a person to retry. Other errors never reach here: the
+recorded as `failed` for a person to retry (new orders a gather could not take
+stay `received`, for the sweeper). Other errors never reach here: the
 pipeline holds an order whose seats the ledger refuses (`needs_review`) and
 fails at once an order that meets a bug (retrying would only repeat it).
 """
@@ -13,8 +14,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from orders.models import Order
-from orders.services.pipeline import TRANSIENT_ERRORS, order_fail, orders_advance
+from orders.services.pipeline import TRANSIENT_ERRORS, order_fail, orders_advance, orders_gather_received
 from orders.services.sweeper import orders_sweep
 
 logger = logging.getLogger(__name__)
@@ -22,28 +22,43 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
 def advance_order(self, order_id: int, status: str | None = None) -> None:
-    """One order's message (intake, the sweeper, a person's action); a new order gathers other new ones."""
-    _advance(self, order_ids=[order_id], status=status, gather=status == Order.Status.RECEIVED)
+    """One order's message (a person's action; a new order's, published before the doorbell existed)."""
+    _advance(self, order_ids=[order_id], status=status)
 
 
 @shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
 def advance_orders(self, order_ids: list[int], status: str | None = None) -> None:
-    """A batch of orders going on to the step for `status` together."""
-    _advance(self, order_ids=order_ids, status=status, gather=False)
+    """A batch of orders going on to the step for `status` together (the pipeline itself, the sweeper)."""
+    _advance(self, order_ids=order_ids, status=status)
 
 
-def _advance(task, *, order_ids: list[int], status: str | None, gather: bool) -> None:
+@shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
+def gather_received_orders(self) -> None:
+    """The new orders' doorbell: the oldest waiting new orders, a batch of them, through their first step."""
     try:
-        orders_advance(order_ids=order_ids, status=status, gather=gather)
+        orders_gather_received()
     except TRANSIENT_ERRORS as error:
-        if task.request.retries >= task.max_retries:
-            for order_id in order_ids:
-                order_fail(order_id=order_id, reason=f"technical error after {task.max_retries} retries: {error}")
-            return
-        countdown = get_exponential_backoff_interval(
-            factor=1, retries=task.request.retries, maximum=settings.ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
-        )
-        raise task.retry(exc=error, countdown=countdown)
+        _retry_unless_exhausted(self, error)
+        # Given up: the new orders stay received, and the sweeper re-enqueues them.
+
+
+def _advance(task, *, order_ids: list[int], status: str | None) -> None:
+    try:
+        orders_advance(order_ids=order_ids, status=status)
+    except TRANSIENT_ERRORS as error:
+        _retry_unless_exhausted(task, error)
+        for order_id in order_ids:
+            order_fail(order_id=order_id, reason=f"technical error after {task.max_retries} retries: {error}")
+
+
+def _retry_unless_exhausted(task, error: Exception) -> None:
+    """Raise Retry with exponential backoff; return when the task has used its retries."""
+    if task.request.retries >= task.max_retries:
+        return
+    countdown = get_exponential_backoff_interval(
+        factor=1, retries=task.request.retries, maximum=settings.ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
+    )
+    raise task.retry(exc=error, countdown=countdown)
 
 
 @shared_task

@@ -2,11 +2,13 @@
 
 A batch must decide exactly what one order at a time would, move each order
 once, keep one order's problem to that order, and cost the same number of
-statements whatever its size.
+statements whatever its size. New orders ring a doorbell instead of
+publishing a message each: a burst of them publishes one gather message, and
+no new order is left without a message that will find it.
 """
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from licensing.models import SeatLedgerEntry
@@ -14,11 +16,16 @@ from licensing.services import seats_provision
 from orders import rules
 from orders.models import Order, OrderDocument, ReviewReason
 from orders.services import documents
-from orders.services.pipeline import orders_advance
+from orders.services import pipeline
+from orders.services.pipeline import orders_advance, orders_gather_received
+from orders.services.queueing import enqueue_new_order
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor
+from orders.tasks import gather_received_orders
+from orderdesk.celery import app as celery_app
 from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory
+from tests.workers import publishing_to
 
 pytestmark = pytest.mark.django_db
 
@@ -76,29 +83,36 @@ def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(customer
     assert set(statuses(orders).values()) == {Status.VALIDATED}
 
 
-def test_a_new_orders_message_gathers_the_oldest_waiting_new_orders_up_to_the_batch_size(customer, catalog, settings):
+def test_a_gather_takes_the_oldest_waiting_new_orders_up_to_the_batch_size(customer, catalog, settings):
     settings.ORDER_PIPELINE_BATCH_SIZE = 3
     orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(5)]
 
-    orders_advance(order_ids=[orders[4].pk], status=Status.RECEIVED, gather=True)
+    orders_gather_received()
 
     assert statuses(orders) == {
         "PO-0": Status.VALIDATED,
         "PO-1": Status.VALIDATED,
-        "PO-2": Status.RECEIVED,
+        "PO-2": Status.VALIDATED,
         "PO-3": Status.RECEIVED,
-        "PO-4": Status.VALIDATED,
+        "PO-4": Status.RECEIVED,
     }
 
 
-def test_the_message_of_an_order_already_gathered_gathers_no_others(customer, catalog, settings):
-    settings.ORDER_PIPELINE_BATCH_SIZE = 2
+def test_an_unexpected_error_in_one_gathered_order_fails_only_that_order(customer, catalog, monkeypatch):
     orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(3)]
-    orders_advance(order_ids=[orders[0].pk], status=Status.RECEIVED, gather=True)  # gathers PO-1
+    broken = orders[1]
+    real_reasons = pipeline.order_review_reasons
 
-    orders_advance(order_ids=[orders[1].pk], status=Status.RECEIVED, gather=True)  # PO-1's own message, late
+    def reasons_breaking_for_one_order(*, order):
+        if order.pk == broken.pk:
+            raise ZeroDivisionError("a bug that only this order meets")
+        return real_reasons(order=order)
 
-    assert statuses(orders) == {"PO-0": Status.VALIDATED, "PO-1": Status.VALIDATED, "PO-2": Status.RECEIVED}
+    monkeypatch.setattr(pipeline, "order_review_reasons", reasons_breaking_for_one_order)
+
+    orders_gather_received()
+
+    assert statuses(orders) == {"PO-0": Status.VALIDATED, "PO-1": Status.FAILED, "PO-2": Status.VALIDATED}
 
 
 def test_a_message_for_orders_that_have_moved_on_does_nothing(customer, catalog):
@@ -181,18 +195,51 @@ def events_per_order(orders) -> dict[str, int]:
     return {order.po_number: order.events.count() for order in orders}
 
 
+def lock_timeouts_in_the_gather(monkeypatch, times: int) -> list[int]:
+    """The gather's query fails with a lock timeout `times` times, then works; the attempts, counted."""
+    real_locked_waiting = pipeline._locked_waiting
+    attempts = []
+
+    def locked_waiting_after_lock_timeouts(**kwargs):
+        attempts.append(1)
+        if len(attempts) <= times:
+            raise OperationalError("canceling statement due to lock timeout")
+        return real_locked_waiting(**kwargs)
+
+    monkeypatch.setattr(pipeline, "_locked_waiting", locked_waiting_after_lock_timeouts)
+    return attempts
+
+
+def test_a_gather_hit_by_a_transient_error_is_retried(customer, catalog, monkeypatch):
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(2)]
+    lock_timeouts_in_the_gather(monkeypatch, times=2)
+
+    gather_received_orders.apply()
+
+    assert set(statuses(orders).values()) == {Status.VALIDATED}
+
+
+def test_a_gather_that_gives_up_leaves_the_new_orders_waiting_for_the_sweeper(customer, catalog, monkeypatch):
+    orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(2)]
+    attempts = lock_timeouts_in_the_gather(monkeypatch, times=100)
+
+    gather_received_orders.apply()
+
+    assert len(attempts) == gather_received_orders.max_retries + 1
+    assert set(statuses(orders).values()) == {Status.RECEIVED}
+
+
 @pytest.mark.django_db(transaction=True)
-def test_new_orders_messages_racing_each_other_move_every_order_once(requires_postgres, customer, catalog, settings):
+def test_gathers_racing_each_other_move_every_order_once(requires_postgres, customer, catalog, settings):
     settings.ORDER_PIPELINE_BATCH_SIZE = 10
     orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(30)]
-    doorbells = iter(orders[:8])
 
-    results = run_at_once(8, lambda: orders_advance(order_ids=[next(doorbells).pk], status=Status.RECEIVED, gather=True))
+    results = run_at_once(8, orders_gather_received)
 
     assert not [result for result in results if isinstance(result, Exception)], results
     moved = [order.pk for result in results for order in result]
     assert len(moved) == len(set(moved)), "an order was in two batches"
-    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)  # any left over, as the sweeper would
+    assert len(moved) == 30  # SKIP LOCKED: each gather took orders the others did not hold
     assert set(statuses(orders).values()) == {Status.VALIDATED}
     assert set(events_per_order(orders).values()) == {2}
 
@@ -211,3 +258,118 @@ def test_the_same_batch_delivered_twice_at_once_moves_each_order_once(requires_p
     assert set(statuses(orders).values()) == {Status.DOCUMENTING}
     assert set(events_per_order(orders).values()) == {5}
     assert SeatLedgerEntry.objects.filter(subscription__customer=customer).count() == 10
+
+
+# The new orders' doorbell ------------------------------------------------------------
+
+GATHER = "orders.tasks.gather_received_orders"
+UNREACHABLE_BROKER = "redis://127.0.0.1:9/0"
+
+
+def take_published() -> list[str]:
+    """The names of the tasks waiting in the pipeline queue, taken off it."""
+    names = []
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get("pipeline", no_ack=True)) is not None:
+            names.append(message.headers["task"])
+    return names
+
+
+@pytest.fixture
+def shared_cache(settings, tmp_path):
+    """A cache that every process on the machine shares, as Redis or the embedded mode's file cache is."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}
+    }
+    take_published()  # what earlier tests left in the queue
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Orders placed inside `with committed():` have committed at its end, and their on_commit callbacks have run."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_new_orders_placed_while_no_worker_runs_publish_one_gather_and_it_takes_them(
+    customer, catalog, shared_cache, committed, settings
+):
+    settings.ORDER_PIPELINE_BATCH_SIZE = 3
+    with committed():
+        orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(5)]
+    assert take_published() == [GATHER]
+
+    orders_gather_received()
+
+    assert list(statuses(orders).values()).count(Status.VALIDATED) == 3
+    assert take_published() == [GATHER], "a full batch rings again for the orders beyond it"
+
+    orders_gather_received()
+
+    assert set(statuses(orders).values()) == {Status.VALIDATED}
+    assert take_published() == [], "a batch that was not full leaves the bell silent"
+    with committed():
+        place(customer, "PO-LATER")
+    assert take_published() == [GATHER], "the next new order rings again"
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_an_order_committed_after_the_gather_released_the_bell_is_gathered(
+    customer, catalog, shared_cache, committed, monkeypatch, moment
+):
+    """Between the gather's release of the bell and its query, or after the query: the order is never stranded."""
+    with committed():
+        first = place(customer, "PO-FIRST", (1, 0))
+    assert take_published() == [GATHER]
+    real_locked_waiting = pipeline._locked_waiting
+    late = []
+
+    def a_new_order_commits_as_the_gather_looks(**kwargs):
+        if moment == "before":
+            with committed():
+                late.append(place(customer, "PO-LATE", (2, 0)))
+        orders = real_locked_waiting(**kwargs)
+        if moment == "after":
+            with committed():
+                late.append(place(customer, "PO-LATE", (2, 0)))
+        return orders
+
+    monkeypatch.setattr(pipeline, "_locked_waiting", a_new_order_commits_as_the_gather_looks)
+    orders_gather_received()
+    monkeypatch.undo()
+    for _delivery in range(3):  # each gather message published, delivered
+        if not take_published():
+            break
+        orders_gather_received()
+
+    assert statuses([first, *late]) == {"PO-FIRST": Status.VALIDATED, "PO-LATE": Status.VALIDATED}
+
+
+def test_a_failed_publish_releases_the_bell_so_that_the_next_new_order_publishes(
+    customer, catalog, shared_cache, committed, caplog
+):
+    with publishing_to(UNREACHABLE_BROKER):
+        order = place(customer, "PO-1", (1, 0))
+        assert enqueue_new_order(order.pk) is False
+    assert f"new order {order.pk} waits" in caplog.text
+
+    with committed():
+        place(customer, "PO-2", (2, 0))
+
+    assert take_published() == [GATHER]
+
+
+@pytest.mark.parametrize("doorbell_off", ["a per-process cache", "ORDER_GATHER_DOORBELL_SECONDS=0"])
+def test_without_a_shared_doorbell_every_new_order_publishes(
+    customer, catalog, shared_cache, committed, settings, doorbell_off
+):
+    if doorbell_off == "a per-process cache":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    else:
+        settings.ORDER_GATHER_DOORBELL_SECONDS = 0
+
+    with committed():
+        for index in range(3):
+            place(customer, f"PO-{index}", (index + 1, 0))
+
+    assert take_published() == [GATHER] * 3

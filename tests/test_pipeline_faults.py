@@ -165,29 +165,55 @@ def test_the_same_provisioning_message_delivered_twice_records_one_ledger_entry(
 # (d) Redis restarted empty while orders are queued ------------------------------------
 
 
-def test_orders_queued_when_redis_restarts_empty_all_complete_exactly_once(workers, private_redis, customer, catalog):
+def place_surge(customer, count: int) -> list[Order]:
     customer.credit_limit = 10**12
     customer.save()
+    return [
+        order_submit(
+            customer=customer,
+            po_number=f"PO-SURGE-{index}",
+            # A different quantity per order, so none looks like a duplicate of another.
+            lines=[LineRequest(sku="SRA-1Y", quantity=index + 1), LineRequest(sku="RDA-1Y", quantity=1)],
+            actor=Actor.system("test"),
+        )
+        for index in range(count)
+    ]
+
+
+def wait_until_all_completed(orders, *, timeout: float) -> None:
+    def all_completed():
+        counts = dict(Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("status").annotate(n=Count("id")))
+        return counts.get(Order.Status.COMPLETED) == len(orders)
+
+    wait_for(all_completed, timeout=timeout, interval=0.5, message=f"all {len(orders)} orders to complete")
+    assert_provisioned_exactly_once(Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related("lines"))
+
+
+def test_orders_queued_when_redis_restarts_empty_all_complete_exactly_once(workers, private_redis, customer, catalog):
     with publishing_to(private_redis.url):
-        orders = [
-            order_submit(
-                customer=customer,
-                po_number=f"PO-SURGE-{index}",
-                # A different quantity per order, so none looks like a duplicate of another.
-                lines=[LineRequest(sku="SRA-1Y", quantity=index + 1), LineRequest(sku="RDA-1Y", quantity=1)],
-                actor=Actor.system("test"),
-            )
-            for index in range(200)
-        ]
-    assert private_redis.queued("pipeline") == 200
+        orders = place_surge(customer, 200)
+    assert private_redis.queued("pipeline") > 0  # one gather message with a shared cache, one per order without
 
     private_redis.restart_empty()
     assert private_redis.queued("pipeline") == 0
     workers(broker_url=private_redis.url, concurrency=2, beat=True, env={"ORDER_SWEEP_BATCH": "500"})
 
-    def all_completed():
-        counts = dict(Order.objects.filter(pk__in=[o.pk for o in orders]).values_list("status").annotate(n=Count("id")))
-        return counts.get(Order.Status.COMPLETED) == 200
+    wait_until_all_completed(orders, timeout=150)
 
-    wait_for(all_completed, timeout=150, interval=0.5, message="all 200 orders to complete")
-    assert_provisioned_exactly_once(Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related("lines"))
+
+# (e) new orders ring one doorbell while no worker runs ----------------------------------
+
+
+def test_new_orders_placed_while_no_worker_runs_wait_behind_one_message_and_all_complete(
+    workers, private_redis, customer, catalog
+):
+    if not settings.CACHE_URL.startswith("redis://"):
+        skip_or_fail("the doorbell needs a cache the workers share: set CACHE_URL=redis://…")
+    with publishing_to(private_redis.url):
+        orders = place_surge(customer, 2 * settings.ORDER_PIPELINE_BATCH_SIZE + 20)
+    assert private_redis.queued("pipeline") == 1
+
+    # No beat, so no sweeper: only the gather message, and the ones each full batch rings, move the new orders.
+    workers(broker_url=private_redis.url, concurrency=2)
+
+    wait_until_all_completed(orders, timeout=120)

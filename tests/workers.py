@@ -136,7 +136,9 @@ class Worker:
             "DATABASE_URL": database_url_for_workers(),
             "CELERY_BROKER_URL": self.broker_url,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "CACHE_URL": "locmem://",
+            # The test's own cache: the new orders' doorbell (orders.services.queueing) is a key
+            # that the test process sets and the worker clears, so both must see the same one.
+            "CACHE_URL": settings.CACHE_URL,
             # Short enough for a test to watch the sweeper work.
             "ORDER_STUCK_AFTER_SECONDS": "2",
             "ORDER_SWEEP_INTERVAL_SECONDS": "1",

@@ -14,9 +14,10 @@ state again and does only what is left. A step holds its orders' row locks
 while it works, so two deliveries of one message run one after the other,
 never side by side; the ledger's unique references are the second guard.
 
-A new order's own message (from intake) gathers the other new orders that no
-one is working on, so in a surge the first step runs in batches too, and the
-messages of orders already gathered find nothing left to do.
+New orders have no message each: intake rings a doorbell
+(orders.services.queueing.ring_gather_doorbell) and `orders_gather_received`
+takes the new orders that wait, a batch at a time, so in a surge the first
+step runs in batches too, with one message per batch.
 
 A batch that meets an error runs again one order at a time, so that one
 order's problem (seats the ledger refuses, a bug) holds or fails that order alone.
@@ -24,7 +25,7 @@ order's problem (seats the ledger refuses, a bug) holds or fails that order alon
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -34,7 +35,7 @@ from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_p
 from orders.models import Order, OrderLine, ReviewReason
 from orders.rules import order_review_reasons, rules_prefetch
 from orders.services.documents import orders_quote_render
-from orders.services.queueing import enqueue_orders
+from orders.services.queueing import enqueue_orders, release_gather_doorbell, ring_gather_doorbell
 from orders.services.transitions import Actor, Move, TransitionNotAllowed, order_transition, orders_transition_locked
 
 logger = logging.getLogger(__name__)
@@ -45,32 +46,19 @@ Status = Order.Status
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
-def orders_advance(*, order_ids: Sequence[int], status: str | None = None, gather: bool = False) -> list[Order]:
+def orders_advance(*, order_ids: Sequence[int], status: str | None = None) -> list[Order]:
     """Run the next step for each order still in `status` (in any moving state when None).
 
-    With `gather` and `status` received, when the first order is still
-    received the step also takes other received orders that no one holds,
-    oldest first, up to ORDER_PIPELINE_BATCH_SIZE.
     Returns the orders the step read, as they are after it. Transient errors
     propagate (the task retries the message); any other error holds or fails
     the order it belongs to, and only that one.
     """
-    gather = gather and status == Status.RECEIVED
-    if gather and not Order.objects.filter(pk__in=order_ids, status=status).exists():
-        # The message of an order that an earlier batch gathered: in a surge
-        # most new orders' messages are such, and one query outside a
-        # transaction is all they cost.
-        return []
     try:
-        return _advance_batch(order_ids=order_ids, status=status, gather=gather)
+        return _advance_batch(lambda: _locked(order_ids=order_ids, status=status))
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
-        if len(order_ids) > 1 or gather:
-            logger.warning("a pipeline batch of %d orders failed; running them one at a time", len(order_ids), exc_info=True)
-            return [order for order_id in order_ids for order in orders_advance(order_ids=[order_id], status=status)]
-        stopped = _order_stopped(order_id=order_ids[0], error=error)
-        return [stopped] if stopped is not None else []
+        return _advance_one_at_a_time(order_ids=order_ids, status=status, error=error)
 
 
 def order_advance(*, order_id: int) -> Order | None:
@@ -79,15 +67,42 @@ def order_advance(*, order_id: int) -> Order | None:
     return orders[0] if orders else Order.objects.filter(pk=order_id).first()
 
 
-def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool) -> list[Order]:
+def orders_gather_received() -> list[Order]:
+    """The doorbell's message: run the received step on the oldest new orders no one holds, a batch of them.
+
+    The bell is released first, before the query below takes its snapshot.
+    That order is what loses no new order: an order that rang while the bell
+    was set (and so published nothing) committed before ringing, hence before
+    this release, and the query sees it; an order that rings after the
+    release finds the bell unset and publishes a message of its own. A full
+    batch rings again at once (the orders beyond it wait too), so that
+    another worker gathers the next batch while this one works; SKIP LOCKED
+    keeps the two batches apart. Returns the orders the step read.
+    """
+    release_gather_doorbell()
+    gathered: list[int] = []
+
+    def lock_waiting_orders() -> list[Order]:
+        orders = _locked_waiting(status=Status.RECEIVED, limit=settings.ORDER_PIPELINE_BATCH_SIZE)
+        gathered.extend(order.pk for order in orders)
+        if len(orders) == settings.ORDER_PIPELINE_BATCH_SIZE:
+            ring_gather_doorbell()
+        return orders
+
+    try:
+        return _advance_batch(lock_waiting_orders)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:
+        if not gathered:
+            raise  # the query itself failed: there are no orders to hold or fail
+        return _advance_one_at_a_time(order_ids=gathered, status=Status.RECEIVED, error=error)
+
+
+def _advance_batch(lock: Callable[[], list[Order]]) -> list[Order]:
+    """In one transaction, run each order's step on the orders `lock` returns locked; the next step on commit."""
     with transaction.atomic():
-        orders = _locked(order_ids=order_ids, status=status, skip_locked=gather)
-        # Only a message whose own order still waits gathers: the messages of
-        # orders already gathered stay a lookup by primary key. (In a surge the
-        # status index is full of entries that updates left behind, and a scan
-        # for waiting orders costs far more than that lookup.)
-        if gather and orders:
-            orders += _locked_waiting(status=status, exclude=order_ids, limit=settings.ORDER_PIPELINE_BATCH_SIZE - len(orders))
+        orders = lock()
         by_status: dict[str, list[Order]] = {}
         for order in orders:
             by_status.setdefault(order.status, []).append(order)
@@ -97,32 +112,32 @@ def _advance_batch(*, order_ids: Sequence[int], status: str | None, gather: bool
         return orders
 
 
-def _locked(*, order_ids: Sequence[int], status: str | None, skip_locked: bool) -> list[Order]:
-    """The orders, locked; with `skip_locked`, without those another transaction holds.
+def _advance_one_at_a_time(*, order_ids: Sequence[int], status: str | None, error: Exception) -> list[Order]:
+    """After a batch met `error`: each order runs again on its own, so that only the one at fault stops."""
+    if len(order_ids) == 1:
+        stopped = _order_stopped(order_id=order_ids[0], error=error)
+        return [stopped] if stopped is not None else []
+    logger.warning("a pipeline batch of %d orders failed; running them one at a time", len(order_ids), exc_info=error)
+    return [order for order_id in order_ids for order in orders_advance(order_ids=[order_id], status=status)]
 
-    A gathering message skips its own order when another batch holds it: that
-    batch is moving it on. Otherwise a step waits for the lock (a second
-    delivery of a message runs after the first, and finds the work done).
+
+def _locked(*, order_ids: Sequence[int], status: str | None) -> list[Order]:
+    """The orders still in `status` (any moving state when None), locked; waits for a lock another step holds.
+
+    A second delivery of a message so runs after the first, and finds the work done.
     """
     # In id order, so that two batches sharing orders lock them in the same order and never deadlock.
-    query = (
-        Order.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        .select_related("customer")
-        .filter(pk__in=order_ids)
-    )
+    query = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk__in=order_ids)
     query = query.filter(status=status) if status else query.filter(status__in=STEPS)
     return list(query.order_by("pk"))
 
 
-def _locked_waiting(*, status: str, exclude: Sequence[int], limit: int) -> list[Order]:
+def _locked_waiting(*, status: str, limit: int) -> list[Order]:
     """Orders waiting in `status` that no other worker holds (SKIP LOCKED), oldest first."""
-    if limit <= 0:
-        return []
     query = (
         Order.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("customer")
         .filter(status=status)
-        .exclude(pk__in=exclude)
         .order_by("status_changed_at", "pk")
     )
     return list(query[:limit])

@@ -5,9 +5,21 @@ doorbell. If publishing fails (broker down, network slow), the order waits in
 its state and the sweeper re-enqueues it. So a publish error is logged and
 swallowed here: raising it from an on_commit callback would turn an already
 committed order into a 500 and make the customer retry into a duplicate.
+
+New orders ring a doorbell of their own (`enqueue_new_order`): one
+`gather_received_orders` message takes the new orders that wait, a batch at a
+time, so intake publishes one message per burst of orders instead of one per
+order. A key in the shared cache says a gather message is pending; while it
+is set, further new orders publish nothing. Why that loses no order is in
+`ring_gather_doorbell` and `orders.services.pipeline.orders_gather_received`.
 """
 
 import logging
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -18,16 +30,18 @@ logger = logging.getLogger(__name__)
 CONTINUE_PRIORITY = 0
 INTAKE_PRIORITY = 9
 
+GATHER_DOORBELL_KEY = "orders:gather-doorbell"
+
 
 def enqueue_order(order_id: int, *, status: str | None = None) -> bool:
     """Ask a worker to move the order on. Returns False (and logs) when the broker is unreachable.
 
     `status`, when the caller knows it, routes the step: rendering documents
     goes to the `documents` queue so a surge of PDFs cannot hold up the
-    pipeline's quick steps (and the other way round), and a new (received)
-    order queues behind orders already moving, and gathers other new orders
-    into its step. Without it the message goes to `pipeline`, whose workers
-    can run every step, ahead of new intake.
+    pipeline's quick steps (and the other way round), and a received order
+    queues behind orders already moving. Without it the message goes to
+    `pipeline`, whose workers can run every step, ahead of new intake.
+    New orders from intake go through `enqueue_new_order` instead.
     """
     from orders.tasks import advance_order
 
@@ -39,8 +53,6 @@ def enqueue_orders(order_ids: list[int], *, status: str) -> bool:
 
     Returns False (and logs) when the broker is unreachable.
     """
-    from django.conf import settings
-
     from orders.tasks import advance_orders
 
     size = settings.ORDER_PIPELINE_BATCH_SIZE
@@ -48,6 +60,75 @@ def enqueue_orders(order_ids: list[int], *, status: str) -> bool:
         _publish(advance_orders, args=[order_ids[start : start + size]], kwargs={"status": status}, status=status)
         for start in range(0, len(order_ids), size)
     )
+
+
+def enqueue_new_order(order_id: int) -> bool:
+    """A new (received) order has committed: see that a gather message will find it.
+
+    Called after commit for every new order. Publishes only when no gather
+    message is pending already (see `ring_gather_doorbell`). Returns False
+    (and logs) when the broker is unreachable: the next new order rings
+    again, and the sweeper re-enqueues the order if none comes.
+    """
+    if ring_gather_doorbell():
+        return True
+    logger.warning("new order %s waits for the next new order or the sweeper", order_id)
+    return False
+
+
+def ring_gather_doorbell() -> bool:
+    """Publish a `gather_received_orders` message unless one is pending. False when the publish failed.
+
+    The bell is a cache key added with a timeout (ORDER_GATHER_DOORBELL_SECONDS);
+    only the caller whose add succeeds publishes. A caller whose add fails
+    committed its order before the add, and the add failed because the bell
+    was set: the pending message deletes the bell before it looks for new
+    orders (`release_gather_doorbell`), so it finds that order. A lost
+    message leaves the bell set until it expires; the next new order then
+    rings again, and the sweeper covers an order after which none comes.
+
+    The bell needs a cache that the web processes and the workers share
+    (Redis, or the embedded mode's file cache, whose add is not atomic: at
+    worst two callers both publish). With a per-process cache (locmem), or
+    ORDER_GATHER_DOORBELL_SECONDS=0, every call publishes.
+    """
+    bell = _doorbell_cache()
+    if bell is not None:
+        try:
+            if not bell.add(GATHER_DOORBELL_KEY, 1, timeout=settings.ORDER_GATHER_DOORBELL_SECONDS):
+                return True  # a gather message is pending: it will find the caller's order
+        except Exception:  # noqa: BLE001 — a cache problem must not stop the order: publish without the bell
+            logger.warning("could not ring the gather doorbell; publishing anyway", exc_info=True)
+    if _publish_gather():
+        return True
+    release_gather_doorbell()  # nothing is pending after all: the next new order must publish
+    return False
+
+
+def release_gather_doorbell() -> None:
+    """Delete the bell, so that the next new order publishes a gather message again. Never raises."""
+    bell = _doorbell_cache()
+    if bell is None:
+        return
+    try:
+        bell.delete(GATHER_DOORBELL_KEY)
+    except Exception:  # noqa: BLE001 — the bell then expires on its own
+        logger.warning("could not delete the gather doorbell; it expires on its own", exc_info=True)
+
+
+def _doorbell_cache() -> BaseCache | None:
+    """The default cache when every process sees the same one and the doorbell is on, else None."""
+    cache = caches["default"]
+    if settings.ORDER_GATHER_DOORBELL_SECONDS and isinstance(cache, (RedisCache, FileBasedCache)):
+        return cache
+    return None
+
+
+def _publish_gather() -> bool:
+    from orders.models import Order
+    from orders.tasks import gather_received_orders
+
+    return _publish(gather_received_orders, args=[], kwargs={}, status=Order.Status.RECEIVED)
 
 
 def _publish(task, *, args: list, kwargs: dict, status: str | None) -> bool:

@@ -12,7 +12,7 @@ from licensing.selectors import PricedProduct, priced_products
 from orderdesk.db import insert_instances
 from orderdesk.numbering import next_number
 from orders.models import Order, OrderLine
-from orders.services.queueing import enqueue_order
+from orders.services.queueing import enqueue_new_order
 from orders.services.transitions import Actor, record_event
 
 
@@ -93,7 +93,7 @@ def order_submit(
                 quote=quote,
             )
             record_event(order=order, actor=actor, to_status=order.status, reason=RECEIVED_REASON)
-            transaction.on_commit(lambda: enqueue_order(order.pk, status=order.status))
+            transaction.on_commit(lambda: enqueue_new_order(order.pk))
             if before_commit is not None:
                 before_commit(order)
     except IntegrityError:
