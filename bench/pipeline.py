@@ -9,12 +9,18 @@ process: the ceiling. It prints both and their ratio, and the SQL queries one
 order costs, step by step, counted on a sample run in this process.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/orderdesk_bench \\
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/5 CACHE_URL=redis://127.0.0.1:6379/4 \\
     .venv/bin/python -m bench.pipeline [--orders 5000] [--workers 2]
 
 The database is migrated and seeded; each run adds its own customers (codes
 BENCH-<run>-…), so runs can repeat on the same database. The broker's
 pipeline and documents queues should be otherwise idle.
+
+The surge is enqueued as intake does, through the new orders' doorbell
+(orders.services.queueing.enqueue_new_order), which needs a cache that this
+process and the workers share, as in production. Without CACHE_URL=redis://…
+the bench uses the broker's Redis database as the cache (the workers inherit
+the environment), and says so.
 """
 
 import argparse
@@ -30,6 +36,11 @@ from pathlib import Path
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+# Before settings are read: the doorbell needs the cache of production, shared by this process and the workers.
+_broker_url = os.environ.get("CELERY_BROKER_URL", "")
+if _broker_url.startswith("redis://") and not os.environ.get("CACHE_URL", "").startswith("redis://"):
+    print(f"cache:                  the broker's Redis ({_broker_url}), shared with the workers")
+    os.environ["CACHE_URL"] = _broker_url
 django.setup()
 
 from django.conf import settings  # noqa: E402
@@ -43,7 +54,7 @@ from licensing.pricing import LineAmount, document_totals, product_unit_price  #
 from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
 from orders.services.documents import order_quote_document  # noqa: E402
 from orders.services.pipeline import order_advance, orders_advance  # noqa: E402
-from orders.services.queueing import enqueue_order  # noqa: E402
+from orders.services.queueing import enqueue_new_order, release_gather_doorbell  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CUSTOMERS = 50
@@ -93,7 +104,7 @@ def main() -> None:
     print(f"workers:                {args.workers} processes ({args.pool}, concurrency 1 each), batches of {batch_size}")
     print(f"pipeline:               {rate:7.1f} orders/second end to end ({seconds:.1f} s)")
     print(f"  queues empty after:   {drained_seconds:.1f} s ({len(surge) / drained_seconds:.1f} orders/second counting "
-          f"the messages of orders an earlier message had gathered)")  # fmt: skip
+          f"the gather messages that found no new order left)")  # fmt: skip
     print(f"plain reportlab:        {ceiling:7.1f} pdfs/second, one process "
           f"({ceiling_before:.1f} before, {ceiling_after:.1f} after the surge)")  # fmt: skip
     print(f"ratio pipeline/ceiling: {rate / ceiling:.2f} (queues empty: {len(surge) / drained_seconds / ceiling:.2f})")
@@ -252,15 +263,15 @@ def _answers_ping(worker: subprocess.Popen, index: int) -> bool:
 
 
 def _run_surge(order_ids: list[int]) -> tuple[float, float]:
-    """Enqueue every order (one message each, as intake does) and wait until none is left moving.
+    """Enqueue every order as intake does (the doorbell) and wait until none is left moving.
 
-    Returns the seconds from the first publish to the last completion, and to
-    the moment the queues are empty as well: the messages of orders that an
-    earlier message gathered into its batch are still delivered, and do nothing.
+    Returns the seconds from the first order enqueued to the last completion,
+    and to the moment the queues are empty as well: a gather message published
+    while the last batches were moving may still be delivered, and find nothing.
     """
     started = time.perf_counter()
     for order_id in order_ids:
-        enqueue_order(order_id, status=Order.Status.RECEIVED)
+        enqueue_new_order(order_id)
     # Cheap to ask (the status index, no 5,000-id list), and not too often: the poll shares the CPUs.
     first, last = min(order_ids), max(order_ids)
     while Order.objects.filter(status__in=Order.MOVING_STATUSES, pk__gte=first, pk__lte=last).exists():
@@ -280,11 +291,13 @@ def _queued_messages() -> int:
 
 
 def _purge_pipeline_queues() -> None:
+    """Empty the queues, and release the doorbell: a gather message an earlier run left pending is gone with them."""
     from orderdesk.celery import app
 
     with app.connection_for_write() as broker:
         for name in ("pipeline", "documents"):
             broker.default_channel.queue_purge(name)
+    release_gather_doorbell()
 
 
 def _stop(workers: list[subprocess.Popen]) -> None:
