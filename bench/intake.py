@@ -133,7 +133,7 @@ def count_rows(url: str) -> tuple[int, int]:
 
 
 def purge_pipeline_queue(broker_url: str) -> int:
-    """Drop the advance_order messages the run published (no worker consumes them here)."""
+    """Drop the gather messages the run's new orders published (no worker consumes them here)."""
     with Connection(broker_url, connect_timeout=2) as conn:
         return conn.default_channel.queue_purge("pipeline") or 0
 
