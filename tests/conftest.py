@@ -107,3 +107,29 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+# --- The pipeline's queue and the new orders' doorbell (orders.services.queueing) ---
+
+GATHER = "orders.tasks.gather_received_orders"
+
+
+def take_published() -> list[str]:
+    """The names of the tasks waiting in the pipeline queue, taken off it."""
+    from orderdesk.celery import app as celery_app
+
+    names = []
+    with celery_app.connection_for_write() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get("pipeline", no_ack=True)) is not None:
+            names.append(message.headers["task"])
+    return names
+
+
+@pytest.fixture
+def shared_cache(settings, tmp_path):
+    """A cache that every process on the machine shares, as Redis or the embedded mode's file cache is."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}
+    }
+    take_published()  # what earlier tests left in the queue

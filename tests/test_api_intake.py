@@ -15,7 +15,7 @@ from orderdesk.models import IdempotencyRecord, NumberSequence
 from orders.api.intake import created_body, plain_order
 from orders.api.serializers import OrderInputSerializer, OrderSerializer
 from orders.models import Order
-from tests.conftest import order_body
+from tests.conftest import GATHER, order_body, take_published
 from tests.test_api_orders import INVALID_BODIES
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +201,12 @@ def test_an_order_number_series_starts_with_the_years_first_lean_submission(requ
 
     year = timezone.localdate().year
     assert [first.json()["number"], second.json()["number"]] == [f"O-{year}-000001", f"O-{year}-000002"]
+
+
+def test_orders_submitted_while_no_worker_runs_publish_one_gather_message(api, shared_cache, django_capture_on_commit_callbacks):
+    # One message for the burst: the new orders' doorbell (orders.services.queueing.enqueue_new_order).
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [post_order(api, order_body(po_number=f"PO-{index}")).status_code for index in range(3)]
+
+    assert statuses == [201, 201, 201]
+    assert take_published() == [GATHER]

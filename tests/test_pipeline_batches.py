@@ -22,8 +22,8 @@ from orders.services.queueing import enqueue_new_order
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor
 from orders.tasks import gather_received_orders
-from orderdesk.celery import app as celery_app
 from tests.concurrency import run_at_once
+from tests.conftest import GATHER, take_published
 from tests.factories import CustomerFactory
 from tests.workers import publishing_to
 
@@ -262,27 +262,7 @@ def test_the_same_batch_delivered_twice_at_once_moves_each_order_once(requires_p
 
 # The new orders' doorbell ------------------------------------------------------------
 
-GATHER = "orders.tasks.gather_received_orders"
 UNREACHABLE_BROKER = "redis://127.0.0.1:9/0"
-
-
-def take_published() -> list[str]:
-    """The names of the tasks waiting in the pipeline queue, taken off it."""
-    names = []
-    with celery_app.connection_for_write() as connection:
-        channel = connection.default_channel
-        while (message := channel.basic_get("pipeline", no_ack=True)) is not None:
-            names.append(message.headers["task"])
-    return names
-
-
-@pytest.fixture
-def shared_cache(settings, tmp_path):
-    """A cache that every process on the machine shares, as Redis or the embedded mode's file cache is."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}
-    }
-    take_published()  # what earlier tests left in the queue
 
 
 @pytest.fixture

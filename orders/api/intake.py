@@ -53,7 +53,7 @@ from orders.api.intake_statements import Claim, claim_submission, write_order
 from orders.api.problems import duplicate_po_number_problem
 from orders.api.serializers import MAX_LINES, MAX_QUANTITY
 from orders.models import Order
-from orders.services.queueing import enqueue_order
+from orders.services.queueing import enqueue_new_order
 from orders.services.submission import (
     RECEIVED_REASON,
     DuplicatePoNumber,
@@ -162,7 +162,7 @@ def _submit(request, plain: PlainOrder, claim: Claim) -> HttpResponse:
     except IntegrityError:
         raise_if_po_number_used(customer_id=customer.pk, po_number=order.po_number)
         raise
-    transaction.on_commit(lambda: enqueue_order(order.pk, status=order.status))
+    transaction.on_commit(lambda: enqueue_new_order(order.pk))
     return HttpResponse(JSONRenderer().render(body), status=201, headers=headers, content_type="application/json")
 
 
