@@ -197,14 +197,14 @@ def statement_atomic():
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
-def insert_from_json_sql(model, *, many: bool, with_primary_key: bool = False) -> str:
-    """INSERT … SELECT of one row (a JSON object) or several (a JSON array) given as the single parameter."""
+def insert_from_json_sql(model, *, rows: str, many: bool, with_primary_key: bool = False) -> str:
+    """INSERT … SELECT of one row (a JSON object) or several (a JSON array): `rows` is the SQL expression that gives them."""
     quote = connection.ops.quote_name
     fields = model._meta.concrete_fields if with_primary_key else _insert_fields(model)
     columns = ", ".join(quote(field.column) for field in fields)
     table = quote(model._meta.db_table)
     populate = "jsonb_populate_recordset" if many else "jsonb_populate_record"
-    return f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {populate}(NULL::{table}, %s::jsonb)"
+    return f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {populate}(NULL::{table}, {rows})"
 
 
 def json_rows(instances: Sequence[Model], *, with_primary_key: bool = False) -> list[dict]:

@@ -125,14 +125,17 @@ def claim_submission(*, token_hash: str, key: str | None, fingerprint: str, skus
 @functools.cache
 def _write_order_sql() -> str:
     # Built from the models, so a field added to one is written without a change here.
-    # Without a claimed key (record id NULL) the UPDATE matches no row: nothing is stored.
+    # One JSON document holds every row; without a claimed key (record id NULL) the
+    # UPDATE matches no row and nothing is stored.
     return f"""
-WITH new_order AS ({insert_from_json_sql(Order, many=False, with_primary_key=True)}),
-new_lines AS ({insert_from_json_sql(OrderLine, many=True)}),
-new_event AS ({insert_from_json_sql(OrderEvent, many=False)}),
+WITH document AS (SELECT %s::jsonb AS rows),
+new_order AS ({insert_from_json_sql(Order, rows="(SELECT rows -> 'order' FROM document)", many=False, with_primary_key=True)}),
+new_lines AS ({insert_from_json_sql(OrderLine, rows="(SELECT rows -> 'lines' FROM document)", many=True)}),
+new_event AS ({insert_from_json_sql(OrderEvent, rows="(SELECT rows -> 'event' FROM document)", many=False)}),
 stored_response AS (
     UPDATE orderdesk_idempotencyrecord
-    SET state = %s::text, response_status = %s::integer, response_body = %s::jsonb, response_headers = %s::jsonb
+    SET state = %s::text, response_status = 201, response_body = (SELECT rows -> 'response_body' FROM document),
+        response_headers = (SELECT rows -> 'response_headers' FROM document)
     WHERE id = %s::bigint
 )
 SELECT 1
@@ -145,17 +148,12 @@ def write_order(*, order: Order, event: OrderEvent, record_id: int | None, respo
     Raises IntegrityError when the customer already used the PO number
     (unique_po_number_per_customer): then nothing is written.
     """
+    document = {
+        "order": json_rows([order], with_primary_key=True)[0],
+        "lines": json_rows(order.prefetched_lines),
+        "event": json_rows([event])[0],
+        "response_body": response_body,
+        "response_headers": response_headers,
+    }
     with statement_atomic(), prepared_cursor() as cursor:
-        cursor.execute(
-            _write_order_sql(),
-            [
-                json.dumps(json_rows([order], with_primary_key=True)[0]),
-                json.dumps(json_rows(order.prefetched_lines)),
-                json.dumps(json_rows([event])[0]),
-                IdempotencyRecord.State.FINISHED.value,
-                201,
-                json.dumps(response_body),
-                json.dumps(response_headers),
-                record_id,
-            ],
-        )
+        cursor.execute(_write_order_sql(), [json.dumps(document), IdempotencyRecord.State.FINISHED.value, record_id])
