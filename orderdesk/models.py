@@ -32,7 +32,8 @@ class IdempotencyRecord(models.Model):
         IN_FLIGHT = "in_flight"
         FINISHED = "finished"
 
-    customer = models.ForeignKey("licensing.Customer", on_delete=models.CASCADE, related_name="+")
+    # Indexed by unique_idempotency_key_per_customer, which starts with it.
+    customer = models.ForeignKey("licensing.Customer", on_delete=models.CASCADE, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)

@@ -46,8 +46,14 @@ class Order(models.Model):
         QUOTE = "quote", _("Quote")
         STAFF = "staff", _("Staff")
 
-    number = models.CharField(_("number"), max_length=20, unique=True)
-    customer = models.ForeignKey("licensing.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders")
+    # Unique by unique_order_number below, not unique=True: on PostgreSQL that would add a
+    # second index (varchar_pattern_ops, for LIKE 'prefix%') that no query uses, and every
+    # order pays for each index when it is inserted.
+    number = models.CharField(_("number"), max_length=20)
+    # Indexed by unique_po_number_per_customer and order_customer_newest, which start with it.
+    customer = models.ForeignKey(
+        "licensing.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     po_number = models.CharField(_("PO number"), max_length=64)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     status_reason = models.CharField(_("status reason"), max_length=500, blank=True)
@@ -64,6 +70,7 @@ class Order(models.Model):
         null=True,
         blank=True,
         related_name="orders",
+        db_index=False,  # indexed by one_order_per_quote
     )
     # Whole-document discount in yen (from the quote), already inside subtotal.
     discount = models.PositiveBigIntegerField(_("discount"), default=0)
@@ -89,6 +96,7 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="unique_order_number"),
             models.UniqueConstraint(fields=["customer", "po_number"], name="unique_po_number_per_customer"),
             # Accepting a quote twice, even at the same instant, makes one order.
             models.UniqueConstraint(fields=["quote"], name="one_order_per_quote"),
@@ -127,7 +135,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # Indexed by unique_line_position and unique_product_per_order, which start with it.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField(_("position"))
     product = models.ForeignKey("licensing.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
     # Frozen at order time: later catalog changes do not rewrite an order.
