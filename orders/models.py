@@ -84,6 +84,7 @@ class Order(models.Model):
         null=True,
         blank=True,
         related_name="claimed_orders",
+        db_index=False,  # indexed by order_claimed_by, which leaves out the orders no one holds
     )
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     # When the sweeper last re-enqueued this order: it does so at most once per
@@ -98,11 +99,14 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["number"], name="unique_order_number"),
             models.UniqueConstraint(fields=["customer", "po_number"], name="unique_po_number_per_customer"),
-            # Accepting a quote twice, even at the same instant, makes one order.
-            models.UniqueConstraint(fields=["quote"], name="one_order_per_quote"),
+            # Accepting a quote twice, even at the same instant, makes one order. Partial: an
+            # order from the API has no quote, and need not be entered in this index.
+            models.UniqueConstraint(fields=["quote"], name="one_order_per_quote", condition=models.Q(quote__isnull=False)),
         ]
         indexes = [
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_newest"),
+            # Who holds which orders; a new order is held by no one and is not entered here.
+            models.Index(fields=["claimed_by"], name="order_claimed_by", condition=models.Q(claimed_by__isnull=False)),
             models.Index(fields=["status", "status_changed_at"], name="order_status_age"),
             # The backlog lists open orders oldest first: this index holds only
             # the (few) open orders, in that order, so a page is a short index
