@@ -130,7 +130,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "orderdesk.cache.OrderdeskRedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "orderdesk.cache.OrderdeskRedisCache",
+            "LOCATION": CACHE_URL,
+            # Every API request counts against its rate limit here: a Redis that hangs
+            # must cost a request a fraction of a second, not hold it (the limit then
+            # lets it through, orderdesk.api.throttling).
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
+        }
+    }
 elif CACHE_URL in ("", "file://"):
     CACHES = {
         "default": {

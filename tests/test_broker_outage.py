@@ -27,3 +27,24 @@ def test_order_is_accepted_quickly_when_the_broker_is_down(api, unreachable_brok
     assert order.status == Order.Status.RECEIVED  # waiting for the sweeper
     assert "could not publish order" in caplog.text
     assert elapsed < 1.0, f"publishing held the response for {elapsed:.2f}s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_order_is_accepted_quickly_when_the_cache_is_down(api, settings, caplog):
+    # The cache holds the rate-limit counters and the new orders' doorbell; without it
+    # the limit lets requests through and each new order publishes its own message.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "orderdesk.cache.OrderdeskRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
+        }
+    }
+    started = time.monotonic()
+    response = api.post("/api/v1/orders/", data=order_body(), format="json", HTTP_IDEMPOTENCY_KEY="cache-down")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 201
+    assert Order.objects.filter(number=response.json()["number"]).exists()
+    assert "rate limit not counted" in caplog.text
+    assert elapsed < 1.0, f"the unreachable cache held the response for {elapsed:.2f}s"

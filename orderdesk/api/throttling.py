@@ -14,8 +14,13 @@ request adds one to a counter: on Redis one atomic transaction
 The counter is keyed by the token's hash, which the order intake
 (orders.api.intake) has before it looks the token up, so both API paths draw
 on one allowance.
+
+When the cache cannot be reached the request is let through (and logged): the
+limit protects the service, but refusing every customer's orders while Redis
+restarts would do more harm than it prevents.
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -24,6 +29,8 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from orderdesk.cache import count_in_window
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,11 @@ class CustomerTokenThrottle(BaseThrottle):
     def count(self, token_hash: str) -> Allowance:
         """Count one request of the token with this hash against its window."""
         limit, period = SimpleRateThrottle.parse_rate(self, self.THROTTLE_RATES[self.scope])
-        count, seconds_left = count_in_window(f"throttle:{self.scope}:{token_hash}", period=period, now=time.time())
+        try:
+            count, seconds_left = count_in_window(f"throttle:{self.scope}:{token_hash}", period=period, now=time.time())
+        except Exception:  # noqa: BLE001 — any cache failure: let the request through
+            logger.warning("rate limit not counted: the cache is unreachable", exc_info=True)
+            return Allowance(allowed=True, seconds_left=0)
         return Allowance(allowed=count <= limit, seconds_left=seconds_left)
 
 
