@@ -1,7 +1,6 @@
 """Submitting, listing, reading and cancelling orders through the customer API."""
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.utils import timezone

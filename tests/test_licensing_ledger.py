@@ -20,7 +20,6 @@ from licensing.services import (
     license_key_revoke,
     seats_adjust,
     seats_provision,
-    seats_provision_many,
 )
 from tests.concurrency import run_at_once
 from tests.factories import CustomerFactory
