@@ -263,8 +263,6 @@ ORDER_DUPLICATE_WINDOW_HOURS = env_int("ORDER_DUPLICATE_WINDOW_HOURS", 24, minim
 ORDER_STUCK_AFTER_SECONDS = env_int("ORDER_STUCK_AFTER_SECONDS", 600, minimum=1)
 ORDER_SWEEP_INTERVAL_SECONDS = env_int("ORDER_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
 ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
-# Technical errors (database unreachable, lock timeouts) are retried with
-# exponential backoff this many times; then the order is `failed`.
 # How many orders one pipeline step takes at once (one transaction, one message).
 # Larger batches cost fewer statements and messages per order, and hold more
 # orders' row locks for the length of the step (rendering PDFs, for the last one).
@@ -275,6 +273,8 @@ ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
 # plus until the next new order comes; the sweeper covers the rest. 0: every
 # new order publishes (as with a per-process cache, where the doorbell is off).
 ORDER_GATHER_DOORBELL_SECONDS = env_int("ORDER_GATHER_DOORBELL_SECONDS", 10, minimum=0)
+# Technical errors (database unreachable, lock timeouts) are retried with
+# exponential backoff this many times; then the order is `failed`.
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
 ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS = env_int("ORDER_STEP_RETRY_BACKOFF_MAX_SECONDS", 300, minimum=1)
 # The order's quote PDF (御見積書).
