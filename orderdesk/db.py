@@ -39,12 +39,12 @@ def atomic_without_flush_wait() -> Iterator[None]:
         yield
 
 
-# --- Lean statements for the order intake -------------------------------------------
+# --- Lean statements for writing orders ---------------------------------------------
 #
 # The ORM spends about a millisecond of CPU compiling and running each query,
-# ten times what the same statement costs through a cursor. On the intake path
-# (orders.services.submission, orders.api.intake) that was most of a
-# submission's cost, so the few statements there are built once per model and
+# ten times what the same statement costs through a cursor. For order_submit
+# (orders.services.submission) and every timeline event the pipeline records
+# that was most of the cost, so the few statements there are built once per model and
 # run through a cursor. Values still go through each field's own preparation
 # (get_db_prep_save), so JSON, dates and defaults are stored exactly as the ORM
 # stores them, and a field added to a model is picked up without a change here.

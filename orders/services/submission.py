@@ -53,7 +53,6 @@ def order_submit(
     before_commit: Callable[[Order], None] | None = None,
     discount: int = 0,
     quote=None,
-    number: str | None = None,
 ) -> Order:
     """Store an order in `received` and, once committed, hand it to the pipeline.
 
@@ -61,8 +60,6 @@ def order_submit(
     written: what it writes commits or rolls back with the order (the API
     stores its idempotent response there). `discount` is a whole-order
     discount in yen, `quote` the accepted quote the order comes from.
-    `number` is an order number the caller drew already (next_number("O")),
-    in a short transaction of its own (the API's claims its Idempotency-Key in it).
 
     Should not be called inside another transaction: the order number is drawn
     in its own short transaction so the sequence row is not locked for long.
@@ -71,13 +68,14 @@ def order_submit(
     unique constraint rather than looked up first: that saves every order a
     query, and costs a duplicate only a gap in the order numbers.
 
-    Every order from every source comes through here, and the API's intake
-    rate depends on its cost: the catalog is one statement, the order, its
-    lines and its event one INSERT each (orderdesk.db.insert_instances), the
-    number one UPDATE.
+    Every source of orders comes through here except the API's ordinary
+    submission on PostgreSQL, which writes the same rows in two statements
+    (orders.api.intake) and builds them with the same order_build(). Here the
+    catalog is one statement, the order, its lines and its event one INSERT
+    each (orderdesk.db.insert_instances), the number one UPDATE.
     """
     products = _products_for(lines)
-    number = number or next_number("O")
+    number = next_number("O")
     try:
         with transaction.atomic():
             order = _create_order(
