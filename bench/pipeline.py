@@ -159,7 +159,7 @@ def _insert_orders(*, run: str, customers: list[Customer], count: int, prefix: s
             order_lines.append(line)
     OrderLine.objects.bulk_create(order_lines, batch_size=2000)
     OrderEvent.objects.bulk_create(
-        [OrderEvent(order=order, actor_label="bench", to_status="received", reason="order received") for order in created],
+        [OrderEvent(order=order, actor_label="bench", action="received", to_status="received", reason="order received") for order in created],
         batch_size=2000,
     )
     return [order.pk for order in created]

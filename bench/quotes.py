@@ -38,7 +38,7 @@ def _django_setup() -> None:
 def _sent_quote():
     """A typical quote, sent: three lines (one at 8%), a line discount, a quote discount, notes."""
     from licensing.models import Customer, PriceTier, Product
-    from quotes.services.actors import QuoteActor
+    from orderdesk.audit import Actor
     from quotes.services.editing import quote_create
     from quotes.services.pricing import LineInput
     from quotes.services.workflow import quote_send
@@ -58,7 +58,7 @@ def _sent_quote():
         )
         PriceTier.objects.get_or_create(product=product, min_quantity=1, defaults={"unit_price": price})
         products.append(product)
-    actor = QuoteActor.system("bench")
+    actor = Actor.system("bench")
     quote = quote_create(
         customer=customer,
         lines=[LineInput(products[0], 50, discount_percent=10), LineInput(products[1], 1), LineInput(products[2], 10)],

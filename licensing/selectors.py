@@ -1,10 +1,10 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -19,6 +19,7 @@ from licensing.models import (
     WorkHoursPolicy,
 )
 from licensing.pricing import Tier
+from orderdesk.db import fetch_all
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,6 @@ class PricedProduct:
     tiers: tuple[Tier, ...]
 
 
-# The columns of a priced product, one row per volume tier (a product without tiers: one row with NULL tier columns).
-_PRICED_COLUMNS = "p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
-_PRICED_FROM = "licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
-
-# The same rows as one JSON array, for a statement that reads the catalog along with other things
-# (the order intake's, orders.api.intake_statements; PostgreSQL). Its SKUs are a text[] parameter.
-PRICED_PRODUCTS_JSON_SUBQUERY = (
-    f"SELECT json_agg(json_build_array({_PRICED_COLUMNS})) FROM {_PRICED_FROM} WHERE p.sku = ANY(%(skus)s::text[])"
-)
-
-
 def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
 
@@ -52,17 +42,23 @@ def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     Read from the database on every call, so a changed price or product
     applies to the very next order.
     """
-    skus = list(skus)
+    skus = sorted(set(skus))
     if not skus:
         return {}
-    placeholders = ", ".join(["%s"] * len(skus))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_PRICED_COLUMNS} FROM {_PRICED_FROM} WHERE p.sku IN ({placeholders})", skus)
-        return priced_products_from_rows(cursor.fetchall())
+    return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), skus))
 
 
-def priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
-    """SKU → PricedProduct from rows of _PRICED_COLUMNS (or the arrays of PRICED_PRODUCTS_JSON_SUBQUERY)."""
+@functools.cache
+def _priced_products_sql(sku_count: int) -> str:
+    # One row per volume tier (a product without tiers: one row with NULL tier columns).
+    return (
+        "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+        " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+        f" WHERE p.sku IN ({', '.join(['%s'] * sku_count)})"
+    )
+
+
+def _priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
     columns: dict[str, tuple] = {}
     tiers: dict[str, list[Tier]] = {}
     for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:

@@ -119,7 +119,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Lets orderdesk.db.prepared_cursor() prepare the order intake's statements.
+    # Lets orderdesk.db.fetch_one()/fetch_all() prepare the order intake's statements.
     # Django's own cursors bind parameters in the client and never prepare, so
     # nothing else changes.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
@@ -202,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["licensing.authentication.IsCustomer"],
     "DEFAULT_PARSER_CLASSES": ["orderdesk.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "orderdesk.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["orderdesk.api.throttling.CustomerTokenThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "customer_token": env_str("API_RATE_LIMIT", "6000/min"),
@@ -265,14 +266,17 @@ ORDER_SWEEP_INTERVAL_SECONDS = env_int("ORDER_SWEEP_INTERVAL_SECONDS", 60, minim
 ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
 # How many orders one pipeline step takes at once (one transaction, one message).
 # Larger batches cost fewer statements and messages per order, and hold more
-# orders' row locks for the length of the step (rendering PDFs, for the last one).
+# orders' row locks for the length of the step's database work (PDFs are
+# rendered and stored before the documenting step locks anything).
 ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
-# New orders ring a doorbell instead of publishing a message each
-# (orders.services.queueing): a pending gather message silences further
+# New orders do not publish a message each (orders.services.queueing): a key
+# in the shared cache marks a pending gather message and silences further
 # publishes for at most this long. A lost message delays new orders by this,
 # plus until the next new order comes; the sweeper covers the rest. 0: every
-# new order publishes (as with a per-process cache, where the doorbell is off).
-ORDER_GATHER_DOORBELL_SECONDS = env_int("ORDER_GATHER_DOORBELL_SECONDS", 10, minimum=0)
+# new order publishes (as with a per-process cache, where the key is not used).
+ORDER_GATHER_DEDUP_SECONDS = env_int("ORDER_GATHER_DEDUP_SECONDS", 10, minimum=0)
+# requested_start may be at most this many days ahead (the API's contract: a year).
+ORDER_REQUESTED_START_MAX_DAYS = env_int("ORDER_REQUESTED_START_MAX_DAYS", 365, minimum=1)
 # Technical errors (database unreachable, lock timeouts) are retried with
 # exponential backoff this many times; then the order is `failed`.
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)

@@ -6,8 +6,9 @@ from datetime import date
 import pytest
 from rest_framework.test import APIClient
 
-from licensing.services import license_key_issue, license_key_revoke, seats_adjust, seats_provision
-from tests.factories import WorkHoursPolicyFactory
+from licensing.models import LicenseKey, generate_license_key
+from licensing.services import license_key_revoke, seats_adjust
+from tests.factories import WorkHoursPolicyFactory, provision
 
 pytestmark = pytest.mark.django_db
 
@@ -18,20 +19,13 @@ MONDAY_20_TOKYO = "2026-12-07T20:00:00+09:00"
 @pytest.fixture
 def licenses(customer, catalog):
     """The owner: 50 SRA-1Y seats (then 5 returned) and 20 RDA-1Y seats, with keys; one SRA key revoked."""
-    sra = seats_provision(
-        customer=customer, product=catalog["SRA-1Y"], quantity=50, reference="order-line:1", term_start=date(2026, 4, 1)
-    ).subscription
-    rda = seats_provision(
-        customer=customer, product=catalog["RDA-1Y"], quantity=20, reference="order-line:2", term_start=date(2026, 4, 1)
-    ).subscription
-    seats_adjust(subscription=sra, quantity=-5, reference="correction:1", reason="5 seats returned")
-    keys = {
-        "sra": license_key_issue(subscription=sra, reference="order-line:1"),
-        "rda": license_key_issue(subscription=rda, reference="order-line:2"),
-        "revoked": license_key_issue(subscription=sra, reference="order-line:1:old"),
-    }
-    license_key_revoke(license_key=keys["revoked"])
-    return keys
+    sra = provision(customer, catalog["SRA-1Y"], 50, "order-line:1", term_start=date(2026, 4, 1))
+    rda = provision(customer, catalog["RDA-1Y"], 20, "order-line:2", term_start=date(2026, 4, 1))
+    seats_adjust(subscription=sra.entry.subscription, quantity=-5, reference="correction:1", reason="5 seats returned")
+    # A key replaced by a new one (staff revoke the old): the old key row stays, revoked.
+    revoked = LicenseKey.objects.create(subscription=sra.entry.subscription, key=generate_license_key(), reference="order-line:1:old")
+    license_key_revoke(license_key=revoked)
+    return {"sra": sra.license_key, "rda": rda.license_key, "revoked": revoked}
 
 
 def validate(client, body, **headers):
