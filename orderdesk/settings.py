@@ -4,8 +4,14 @@ Everything that differs between a newcomer's laptop and production comes from
 environment variables through orderdesk.env (see the README's configuration
 table). With nothing set, Orderdesk runs embedded: SQLite and a filesystem
 Celery broker, both under var/.
+
+The defaults are production's: HTTPS behind a TLS-terminating proxy, and a
+SECRET_KEY that must be given. A local instance (ORDERDESK_LOCAL=1, which
+scripts/run and scripts/test set) serves plain HTTP on this machine and keeps
+a generated key in var/.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -14,20 +20,29 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from orderdesk.env import env_bool, env_choice, env_int, env_list, env_str
+from orderdesk.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORDERDESK_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# A local instance: this machine only, plain HTTP on loopback (scripts/run, scripts/test).
+LOCAL = DEBUG or env_bool("ORDERDESK_LOCAL", False)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; embedded runs keep a generated one in var/."""
-    key = env_str("SECRET_KEY", "")
+    """SECRET_KEY (or SECRET_KEY_FILE) from the environment; a local instance keeps a generated one in var/."""
+    key = env_secret("SECRET_KEY", "")
     if key:
         return key
+    if not LOCAL:
+        # A key generated per host would sign each host's sessions differently, and hide that the secret is missing.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) to the same secret on "
+            "every host. For a local instance on this machine, ORDERDESK_LOCAL=1 keeps a generated key in var/ "
+            "(scripts/run and scripts/test set it)."
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -37,6 +52,37 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS ---------------------------------------------------------------------
+# Production runs behind a proxy that terminates TLS and tells us so with
+# X-Forwarded-Proto (and strips that header from what clients send). Each
+# setting can be given; the defaults are on, except on a local instance, which
+# serves plain HTTP on this machine.
+_HTTPS = not LOCAL
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe may come over plain HTTP
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Preloading (security.W021) puts the whole domain on browsers' HTTPS-only lists, a
+# decision for the domain's owner and hard to undo: off unless SECURE_HSTS_PRELOAD=true.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER: the request was HTTPS when the proxy's header says `https`."""
+    header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if _HTTPS else "")
+    if not header:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto; got {header!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), "https"
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 
 INSTALLED_APPS = [
     # Our apps first: their translations take precedence over the libraries'
@@ -95,7 +141,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'orderdesk.sqlite3'}")
+DATABASE_URL = env_secret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'orderdesk.sqlite3'}")
 try:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -305,7 +351,7 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
