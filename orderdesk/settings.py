@@ -13,6 +13,7 @@ a generated key in var/.
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -91,7 +92,7 @@ INSTALLED_APPS = [
     "licensing",
     "quotes",
     "orders",
-    "django.contrib.admin",
+    "orderdesk.apps.OrderdeskAdminConfig",  # django.contrib.admin, open to superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -99,6 +100,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -117,6 +119,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orderdesk.urls"
@@ -209,6 +213,25 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Brute-force protection of the staff sign-in (the login page and /admin/), with
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one user name from
+# one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each further
+# try starts the wait again), even with the right password. An admin unlocks
+# earlier (README: "Locked out of the sign-in").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_RESET_ON_SUCCESS = True  # a successful sign-in forgets the earlier failures
+AXES_LOCKOUT_CALLABLE = "orderdesk.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "orderdesk.signin.client_address"
+# Reverse proxies in front of gunicorn that append the client's address to
+# X-Forwarded-For. 0: the address is the connection's (behind a proxy, the proxy's).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Language, time, money --------------------------------------------------
 
