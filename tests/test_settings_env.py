@@ -71,9 +71,19 @@ LOCAL_ONLY = ("ORDERDESK_LOCAL", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "DATA
 
 
 def production_environment(tmp_path, **env) -> dict:
+    """Production's settings, on a database, broker and cache of the test's own (never the suite's)."""
     environment = {k: v for k, v in os.environ.items() if k not in LOCAL_ONLY}
-    environment.update(ORDERDESK_VAR_DIR=str(tmp_path / "var"), SECRET_KEY=PRODUCTION_KEY, ALLOWED_HOSTS="orderdesk.example.jp")
+    environment.update(
+        ORDERDESK_VAR_DIR=str(tmp_path / "var"),
+        SECRET_KEY=PRODUCTION_KEY,
+        ALLOWED_HOSTS="orderdesk.example.jp",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        CELERY_BROKER_URL="memory://",
+        CACHE_URL="locmem://",
+    )
     environment.update(env)
+    for name in [name for name in environment if name.endswith("_FILE")]:
+        environment.pop(name.removesuffix("_FILE"), None)  # a secret from its file, not also from the variable
     return {k: v for k, v in environment.items() if v is not None}
 
 
@@ -126,9 +136,7 @@ def test_secrets_are_read_from_files(tmp_path):
     (tmp_path / "mail").write_text("s3cret passphrase \n")
     environment = production_environment(
         tmp_path,
-        SECRET_KEY=None,
         SECRET_KEY_FILE=str(tmp_path / "key"),
-        DATABASE_URL=None,
         DATABASE_URL_FILE=str(tmp_path / "db"),
         EMAIL_HOST_PASSWORD_FILE=str(tmp_path / "mail"),
     )
@@ -153,8 +161,6 @@ def test_a_secret_file_that_cannot_be_read_stops_start_up_naming_the_variable(tm
     (tmp_path / "empty").write_text("\n")
     (tmp_path / "directory").mkdir()
     environment = production_environment(tmp_path, **{name: str(tmp_path / file) for name, file in files.items()})
-    if "SECRET_KEY_FILE" in files:
-        environment.pop("SECRET_KEY")
 
     result = manage(environment, "check")
 
