@@ -227,6 +227,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
 AXES_RESET_ON_SUCCESS = True  # a successful sign-in forgets the earlier failures
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure, for the admin to see who tried what (1,000 kept per user)
 AXES_LOCKOUT_CALLABLE = "orderdesk.signin.locked_out"
 AXES_CLIENT_IP_CALLABLE = "orderdesk.signin.client_address"
 # Reverse proxies in front of gunicorn that append the client's address to

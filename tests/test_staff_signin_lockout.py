@@ -18,6 +18,12 @@ PASSWORD = "correct horse battery staple"
 ATTACKER = "198.51.100.66"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Every sign-in here checks a password: a deliberately slow hash would make this file take half a minute."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def tanaka(db):
     user = User.objects.create_user(username="tanaka", password=PASSWORD)
@@ -152,3 +158,11 @@ def test_a_client_cannot_dodge_the_lockout_by_inventing_forwarded_addresses(clie
     response = sign_in(client, "tanaka", PASSWORD, address="10.0.0.5", HTTP_X_FORWARDED_FOR=f"192.0.2.99, {ATTACKER}")
 
     assert response.status_code == 429
+
+
+def test_each_failure_is_logged_for_the_admin(client, tanaka):
+    from axes.models import AccessFailureLog
+
+    sign_in(client, "tanaka", "wrong guess")
+
+    assert list(AccessFailureLog.objects.values_list("username", "ip_address")) == [("tanaka", ATTACKER)]
