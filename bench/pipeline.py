@@ -36,6 +36,7 @@ from pathlib import Path
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
 # Before settings are read: the doorbell needs the cache of production, shared by this process and the workers.
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 if _broker_url.startswith("redis://") and not os.environ.get("CACHE_URL", "").startswith("redis://"):

@@ -24,6 +24,7 @@ def _django_setup() -> None:
     if "DATABASE_URL" not in os.environ:
         os.environ["ORDERDESK_VAR_DIR"] = tempfile.mkdtemp(prefix="orderdesk-bench-quotes-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+    os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     os.environ.setdefault("CACHE_URL", "locmem://")
     os.environ["EMAIL_BACKEND"] = "file"  # sending the quote below writes a file under the var dir

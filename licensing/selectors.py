@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -89,13 +89,44 @@ def with_seats(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
     return subscriptions.annotate(seats=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), Value(0)))
 
 
-def customer_subscriptions(*, customer: Customer) -> QuerySet[Subscription]:
-    """The customer's subscriptions by SKU, with `seats` and `active_keys` (unrevoked keys, prefetched)."""
+def customer_subscriptions(*, customer: Customer, keys_limit: int | None = None) -> QuerySet[Subscription]:
+    """The customer's subscriptions ordered by `sku`, each with `seats`, `keys_count` (its unrevoked keys)
+    and `active_keys`: those keys oldest first, prefetched, at most `keys_limit` of them (None: all).
+
+    A subscription gets a key per order line, so it may have thousands: a list
+    that shows many subscriptions limits how many keys each brings along
+    (subscription_keys() pages through all of them).
+    """
     active_keys = Prefetch(
-        "license_keys", queryset=LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id"), to_attr="active_keys"
+        "license_keys",
+        queryset=unrevoked_keys() if keys_limit is None else unrevoked_keys()[:keys_limit],
+        to_attr="active_keys",
     )
-    subscriptions = Subscription.objects.filter(customer=customer).select_related("product").prefetch_related(active_keys)
-    return with_seats(subscriptions).order_by("product__sku")
+    keys_count = (
+        unrevoked_keys()
+        .filter(subscription=OuterRef("pk"))
+        .order_by()
+        .values("subscription")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    subscriptions = (
+        Subscription.objects.filter(customer=customer)
+        .select_related("product")
+        .annotate(sku=F("product__sku"), keys_count=Coalesce(Subquery(keys_count, output_field=IntegerField()), Value(0)))
+        .prefetch_related(active_keys)
+    )
+    return with_seats(subscriptions).order_by("sku")
+
+
+def unrevoked_keys() -> QuerySet[LicenseKey]:
+    """License keys that are not revoked, oldest first."""
+    return LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id")
+
+
+def subscription_keys(*, subscription: Subscription) -> QuerySet[LicenseKey]:
+    """The subscription's unrevoked keys, oldest first."""
+    return unrevoked_keys().filter(subscription=subscription)
 
 
 def seats_by_product(*, customer: Customer) -> dict[int, int]:
@@ -241,10 +272,28 @@ def _aware(at: datetime) -> datetime:
     return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
 
 
-def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:
-    """The ledger oldest first, each entry with `seats_after`: the running balance after it."""
-    entries = list(SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id"))
-    balance = 0
+def subscription_history(*, subscription: Subscription, since: datetime | None = None) -> QuerySet[SeatLedgerEntry]:
+    """The subscription's seat ledger oldest first, from `since` on; with_seats_after() adds the running count."""
+    entries = SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id")
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    return entries
+
+
+def with_seats_after(entries: Sequence[SeatLedgerEntry]) -> Sequence[SeatLedgerEntry]:
+    """Set `seats_after`, the seats after the entry, on consecutive entries of one ledger, oldest first.
+
+    The entries may be any run of the ledger (a page of it, or what came after
+    a date): one query sums the seats before the first, whatever came earlier.
+    """
+    if not entries:
+        return entries
+    first = entries[0]
+    earlier = Q(created_at__lt=first.created_at) | Q(created_at=first.created_at, id__lt=first.id)
+    balance = (
+        SeatLedgerEntry.objects.filter(earlier, subscription_id=first.subscription_id).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
     for entry in entries:
         balance += entry.quantity
         entry.seats_after = balance

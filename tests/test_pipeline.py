@@ -56,7 +56,7 @@ def test_order_submitted_through_the_api_completes_with_seats_keys_and_a_pdf(wor
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
-    licenses = api.get("/api/v1/licenses/").json()
+    licenses = api.get("/api/v1/licenses/").json()["results"]
     assert {(item["sku"], item["seats"]) for item in licenses} == {("SRA-1Y", 50), ("RDA-1Y", 50)}
 
 
