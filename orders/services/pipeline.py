@@ -35,6 +35,7 @@ from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_p
 from orders.models import Order, OrderLine, ReviewReason
 from orders.rules import order_review_reasons, rules_prefetch
 from orders.services.documents import orders_quote_render
+from orders.services.duplicates import orders_record_twins
 from orders.services.queueing import enqueue_orders, release_gather_doorbell, ring_gather_doorbell
 from orders.services.transitions import Actor, Move, TransitionNotAllowed, order_transition, orders_transition_locked
 
@@ -162,7 +163,9 @@ def orders_validate(*, orders: Sequence[Order]) -> list[Order]:
         reasons = order_review_reasons(order=order)
         summary = ", ".join(reasons) if reasons else "nothing to review"
         moves.append(Move(order=order, reason=f"rules checked: {summary}", changes={"review_reasons": reasons}))
-    return orders_transition_locked(moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE)
+    validated = orders_transition_locked(moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE)
+    orders_record_twins(orders=orders)  # duplicate links and repeat notes, from what the rules found
+    return validated
 
 
 def orders_decide(*, orders: Sequence[Order]) -> list[Order]:
