@@ -8,12 +8,12 @@ import pytest
 from orders import rules
 from orders.credit import credit_exposure, unpaid_since
 from orders.models import Order, ReviewReason
-from orders.services.pipeline import order_advance
 from orders.services.review import order_approve
 from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor
 from tests.backlog_support import held_order, order_desk  # noqa: F401
 from tests.factories import OrderFactory
+from tests.test_order_rules import run_to_rest
 
 pytestmark = pytest.mark.django_db
 
@@ -105,14 +105,6 @@ def test_the_window_crosses_the_year(settings):
 
 def place(customer, po_number, quantity) -> Order:
     return order_submit(customer=customer, po_number=po_number, lines=[LineRequest(sku="SRA-1Y", quantity=quantity)], actor=Actor.system("test"))
-
-
-def run_to_rest(order: Order) -> Order:
-    for _step in range(10):
-        order = order_advance(order_id=order.pk)
-        if order.status not in Order.MOVING_STATUSES:
-            return order
-    raise AssertionError(f"order still {order.status}")
 
 
 def test_an_anomalous_order_held_for_review_does_not_push_the_customers_next_orders_over_the_limit(customer, catalog):

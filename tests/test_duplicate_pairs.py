@@ -11,7 +11,7 @@ from orders.permissions import ActionRefused
 from orders.services.duplicates import order_keep_one_of_pair
 from orders.services.review import order_reject
 from orders.services.transitions import Actor
-from tests.backlog_support import held_order, helper, make_staff, order_desk, signed_in  # noqa: F401
+from tests.backlog_support import held_order, helper, order_desk, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

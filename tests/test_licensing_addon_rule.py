@@ -16,12 +16,12 @@ from licensing.models import Product, SeatLedgerEntry
 from licensing.selectors import addon_excess, product_families, seats_by_product
 from licensing.services import AddonSeatsExceedBase, LedgerError, SeatsRequest, seats_provision, seats_provision_many
 from orders.models import Order, ReviewReason
-from orders.services.pipeline import order_advance
 from orders.services.review import order_approve
 from orders.services.transitions import Actor
-from tests.backlog_support import held_order, make_staff, manager, order_desk, signed_in  # noqa: F401
+from tests.backlog_support import held_order, manager, order_desk, signed_in  # noqa: F401
 from tests.concurrency import run_at_once
 from tests.factories import PriceTierFactory, ProductFactory
+from tests.test_order_rules import run_to_rest
 
 pytestmark = pytest.mark.django_db
 
@@ -167,14 +167,6 @@ def test_two_workers_adding_addon_seats_at_once_cannot_both_spend_the_same_base(
 
 
 # --- whoever approved, the order goes back to review ------------------------------------------
-
-
-def run_to_rest(order: Order) -> Order:
-    for _step in range(10):
-        order = order_advance(order_id=order.pk)
-        if order.status not in Order.MOVING_STATUSES:
-            return order
-    raise AssertionError(f"order still {order.status}")
 
 
 def test_an_order_approved_over_the_addon_rule_is_refused_at_provisioning_and_held_again(customer, catalog, order_desk):

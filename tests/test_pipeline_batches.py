@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 
 from licensing.models import SeatLedgerEntry
 from licensing.services import seats_provision
-from orders import rules
 from orders.models import Order, OrderDocument, ReviewReason
 from orders.services import documents
 from orders.services import pipeline
