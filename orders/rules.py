@@ -67,10 +67,11 @@ def rules_prefetch(orders: Sequence[Order]) -> None:
     """Fill the rules' loaders for a batch of orders (with their customers loaded): 6 queries, 7 with quotes.
 
     Gives each order what the loaders would read for it alone: its lines, its
-    customer's credit exposure, seats (with their products' families) and earlier twins. Locks the batch's customers (FOR NO KEY UPDATE, in id order, until
-    the step commits; an order's insert does not wait for it): two batches
-    holding orders of one customer judge its credit one after the other, so
-    they cannot both spend the same headroom.
+    customer's credit exposure, seats (with their products' families) and
+    earlier twins. Locks the batch's customers first (FOR NO KEY UPDATE, in id
+    order, until the step commits; an order's insert does not wait for it):
+    two batches holding orders of one customer judge its credit one after the
+    other, so they cannot both spend the same room under its limit.
     """
     if not orders:
         return

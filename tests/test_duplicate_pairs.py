@@ -11,7 +11,7 @@ from orders.permissions import ActionRefused
 from orders.services.duplicates import order_keep_one_of_pair
 from orders.services.review import order_reject
 from orders.services.transitions import Actor
-from tests.backlog_support import held_order, helper, order_desk, signed_in  # noqa: F401
+from tests.backlog_support import held_order, helper, make_staff, order_desk, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +159,16 @@ def test_an_order_whose_pair_is_completed_is_rejected_without_confirmation(pair,
     order_reject(order=again, actor=Actor.staff(order_desk), reason="重複")
 
     assert status(again) == Status.REJECTED
+
+
+def test_the_admin_shows_the_pair_read_only_without_offering_every_order(client, pair):
+    original, again = pair
+    admin = make_staff("root-admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    signed_in(client, admin)
+
+    page = client.get(reverse("admin:orders_order_change", args=[again.pk])).content.decode()
+
+    assert original.number in page
+    assert 'name="possible_duplicates"' not in page
