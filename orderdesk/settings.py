@@ -328,7 +328,21 @@ ORDERDESK_ISSUER = {
 
 # Straight-through rules (orders/rules.py): beyond these an order waits for a person.
 ORDER_REVIEW_MAX_QUANTITY = env_int("ORDER_REVIEW_MAX_QUANTITY", 1000, minimum=1)
+# A suspected duplicate is a true resubmission of an earlier order's lines:
+# under a PO number that differs only in form (case, spaces, full-/half-width,
+# a trailing revision mark) within ORDER_DUPLICATE_WINDOW_HOURS, or under any
+# PO number within ORDER_DUPLICATE_SAME_LINES_MINUTES. The same lines under a
+# clearly different PO number within the window pass, with a note on both
+# orders' timelines (orders/duplicates.py).
 ORDER_DUPLICATE_WINDOW_HOURS = env_int("ORDER_DUPLICATE_WINDOW_HOURS", 24, minimum=0)
+ORDER_DUPLICATE_SAME_LINES_MINUTES = env_int("ORDER_DUPLICATE_SAME_LINES_MINUTES", 10, minimum=0)
+if ORDER_DUPLICATE_SAME_LINES_MINUTES > ORDER_DUPLICATE_WINDOW_HOURS * 60:
+    raise ImproperlyConfigured("ORDER_DUPLICATE_SAME_LINES_MINUTES must fit in ORDER_DUPLICATE_WINDOW_HOURS")
+# Payment terms for the credit exposure (orders/credit.py): months from the
+# month-end close (締め) to payment. Completed orders of the current month and
+# of this many months before it are unpaid and count against the credit limit,
+# from the first day of that month, Japan time. 1 = 月末締め翌月末払い.
+ORDER_CREDIT_TERMS_MONTHS = env_int("ORDER_CREDIT_TERMS_MONTHS", 1, minimum=0)
 # The sweeper re-enqueues orders that sat in a moving state longer than this
 # (broker down at submission, messages lost in a Redis restart, a worker killed).
 ORDER_STUCK_AFTER_SECONDS = env_int("ORDER_STUCK_AFTER_SECONDS", 600, minimum=1)
