@@ -1,0 +1,116 @@
+"""Line charts drawn on the server as SVG: the geometry here, the markup in control/_chart.html.
+
+Nothing to load in the browser and nothing from a CDN: a chart is a few
+paths, its grid and its labels. A series may have gaps (None), where the line
+breaks instead of dropping to zero.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+WIDTH, HEIGHT = 720, 230
+LEFT, RIGHT, TOP, BOTTOM = 52, 14, 12, 26
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str  # CSS class of the line and its legend entry
+    label: str
+    path: str  # SVG path data
+    latest: int | None  # the last value, for the legend
+    total: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: str  # SVG coordinate, already written out
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    unit: str
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    lines: list[Line]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    empty: bool
+    y_label_x: int  # where the y axis's labels end
+    x_label_y: int  # the baseline of the x axis's labels
+
+
+def nice_ceiling(value: float) -> int:
+    """The smallest of 1, 2, 5 × 10ⁿ (and 4, 8, for even ticks) at or above `value`; at least 4."""
+    if value <= 4:
+        return 4
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 4, 5, 8, 10):
+        if value <= step * magnitude:
+            return int(step * magnitude)
+    return int(10 * magnitude)
+
+
+def line_chart(
+    *,
+    title: str,
+    unit: str,
+    starts: Sequence[datetime],
+    series: Sequence[tuple[str, str, Sequence[int | None]]],
+    tick_every: Callable[[datetime], str | None],
+) -> Chart:
+    """A chart of `series` ((key, label, values)) over the spans that begin at `starts`.
+
+    `tick_every(start)` gives the x-axis label of a span, or None for no tick there.
+    """
+    count = max(len(starts), 1)
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    peak = max((value for _key, _label, values in series for value in values if value is not None), default=0)
+    top_value = nice_ceiling(peak)
+
+    def x(index: int) -> float:
+        return LEFT + (plot_width * index / (count - 1) if count > 1 else plot_width / 2)
+
+    def y(value: int) -> float:
+        return TOP + plot_height * (1 - value / top_value)
+
+    lines = []
+    for key, label, values in series:
+        commands, pen_down = [], False
+        for index, value in enumerate(values):
+            if value is None:
+                pen_down = False
+                continue
+            commands.append(f"{'L' if pen_down else 'M'}{x(index):.1f},{y(value):.1f}")
+            pen_down = True
+        known = [value for value in values if value is not None]
+        lines.append(Line(key=key, label=label, path=" ".join(commands), latest=known[-1] if known else None, total=sum(known)))
+    y_ticks = [Tick(position=f"{y(top_value * step / 4):.1f}", label=f"{top_value * step // 4:,}") for step in range(5)]
+    x_ticks = []
+    for index, start in enumerate(starts):
+        label = tick_every(timezone.localtime(start))
+        if label is not None:
+            x_ticks.append(Tick(position=f"{x(index):.1f}", label=label))
+    return Chart(
+        title=title, unit=unit, width=WIDTH, height=HEIGHT, plot_left=LEFT, plot_right=WIDTH - RIGHT,
+        plot_top=TOP, plot_bottom=HEIGHT - BOTTOM, lines=lines, y_ticks=y_ticks, x_ticks=x_ticks,
+        empty=peak == 0, y_label_x=LEFT - 6, x_label_y=HEIGHT - BOTTOM + 17,
+    )  # fmt: skip
+
+
+def every_three_hours(local: datetime) -> str | None:
+    return f"{local:%H}:00" if local.minute == 0 and local.hour % 3 == 0 else None
+
+
+def every_five_days(local: datetime) -> str | None:
+    return f"{local.month}/{local.day}" if local.hour == 0 and (local.toordinal() % 5 == 0) else None
