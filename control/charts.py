@@ -21,6 +21,7 @@ class Line:
     key: str  # CSS class of the line and its legend entry
     label: str
     path: str  # SVG path data
+    area: str  # the same line closed down to the x axis, filled lightly; empty for a line alone
     latest: int | None  # the last value, for the legend
     total: int
 
@@ -67,10 +68,13 @@ def line_chart(
     starts: Sequence[datetime],
     series: Sequence[tuple[str, str, Sequence[int | None]]],
     tick_every: Callable[[datetime], str | None],
+    filled: Sequence[str] = (),
 ) -> Chart:
     """A chart of `series` ((key, label, values)) over the spans that begin at `starts`.
 
-    `tick_every(start)` gives the x-axis label of a span, or None for no tick there.
+    `tick_every(start)` gives the x-axis label of a span, or None for no tick
+    there. The series named in `filled` (without gaps) are drawn as areas under
+    their line, so that a second line over them stays readable where the two meet.
     """
     count = max(len(starts), 1)
     plot_width = WIDTH - LEFT - RIGHT
@@ -94,7 +98,13 @@ def line_chart(
             commands.append(f"{'L' if pen_down else 'M'}{x(index):.1f},{y(value):.1f}")
             pen_down = True
         known = [value for value in values if value is not None]
-        lines.append(Line(key=key, label=label, path=" ".join(commands), latest=known[-1] if known else None, total=sum(known)))
+        area = ""
+        if key in filled and commands and len(known) == len(values):
+            baseline = f"{y(0):.1f}"
+            area = f"M{x(0):.1f},{baseline} L{' L'.join(command[1:] for command in commands)} L{x(len(values) - 1):.1f},{baseline} Z"
+        lines.append(
+            Line(key=key, label=label, path=" ".join(commands), area=area, latest=known[-1] if known else None, total=sum(known))
+        )
     y_ticks = [Tick(position=f"{y(top_value * step / 4):.1f}", label=f"{top_value * step // 4:,}") for step in range(5)]
     x_ticks = []
     for index, start in enumerate(starts):

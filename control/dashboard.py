@@ -264,6 +264,7 @@ def _intake_chart(rows, starts, title, ticks) -> charts.Chart:
             ("cleared", _("Reached a final state"), [row.cleared if row else 0 for row in spans]),
         ],
         tick_every=ticks,
+        filled=("received",),
     )
 
 

@@ -342,8 +342,12 @@ BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimu
 
 # How often Celery beat rolls the orders up into per-minute counts (the dashboard reads only those).
 DASHBOARD_ROLLUP_INTERVAL_SECONDS = env_int("DASHBOARD_ROLLUP_INTERVAL_SECONDS", 60, minimum=5)
-# Rollups older than this are deleted.
+# Per-minute rollups are kept this many hours, the five-minute and hourly ones this many days.
+DASHBOARD_MINUTE_ROLLUP_RETENTION_HOURS = env_int("DASHBOARD_MINUTE_ROLLUP_RETENTION_HOURS", 48, minimum=2)
 DASHBOARD_ROLLUP_RETENTION_DAYS = env_int("DASHBOARD_ROLLUP_RETENTION_DAYS", 400, minimum=31)
+# The first rollup ever (and one after beat stood still longer) reaches back this many days;
+# `manage.py rollup_orders --days N` reaches further.
+DASHBOARD_ROLLUP_BACKFILL_DAYS = env_int("DASHBOARD_ROLLUP_BACKFILL_DAYS", 30, minimum=1)
 # The ETA to clear the open orders uses the intake and clearance of this many recent minutes.
 DASHBOARD_ETA_WINDOW_MINUTES = env_int("DASHBOARD_ETA_WINDOW_MINUTES", 30, minimum=1)
 # How often the open dashboard refreshes itself.
