@@ -30,6 +30,7 @@ class Line:
 class Tick:
     position: str  # SVG coordinate, already written out
     label: str
+    anchor: str = "middle"  # text-anchor: a label at the right edge ends there instead of running over it
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,14 @@ class Chart:
 
 
 def nice_ceiling(value: float) -> int:
-    """The smallest of 1, 2, 5 × 10ⁿ (and 4, 8, for even ticks) at or above `value`; at least 4."""
-    if value <= 4:
-        return 4
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 4, 5, 8, 10):
-        if value <= step * magnitude:
-            return int(step * magnitude)
-    return int(10 * magnitude)
+    """The top of the y axis: four equal whole-number steps of 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10ⁿ, at or above `value`."""
+    step_needed = max(value / 4, 1)
+    magnitude = 10 ** math.floor(math.log10(step_needed))
+    for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        step = factor * magnitude
+        if step >= step_needed and step == int(step):
+            return int(step) * 4
+    return int(10 * magnitude) * 4
 
 
 def line_chart(
@@ -95,13 +96,16 @@ def line_chart(
             if value is None:
                 pen_down = False
                 continue
-            commands.append(f"{'L' if pen_down else 'M'}{x(index):.1f},{y(value):.1f}")
+            alone = not pen_down and (index + 1 == len(values) or values[index + 1] is None)
+            # A point with no neighbour is drawn as a dot (a zero-length line with round caps).
+            commands.append(f"{'L' if pen_down else 'M'}{x(index):.1f},{y(value):.1f}{' h0' if alone else ''}")
             pen_down = True
         known = [value for value in values if value is not None]
         area = ""
         if key in filled and commands and len(known) == len(values):
             baseline = f"{y(0):.1f}"
-            area = f"M{x(0):.1f},{baseline} L{' L'.join(command[1:] for command in commands)} L{x(len(values) - 1):.1f},{baseline} Z"
+            points = " L".join(command[1:].removesuffix(" h0") for command in commands)
+            area = f"M{x(0):.1f},{baseline} L{points} L{x(len(values) - 1):.1f},{baseline} Z"
         lines.append(
             Line(key=key, label=label, path=" ".join(commands), area=area, latest=known[-1] if known else None, total=sum(known))
         )
@@ -110,7 +114,8 @@ def line_chart(
     for index, start in enumerate(starts):
         label = tick_every(timezone.localtime(start))
         if label is not None:
-            x_ticks.append(Tick(position=f"{x(index):.1f}", label=label))
+            anchor = "end" if x(index) > WIDTH - RIGHT - 20 else "middle"
+            x_ticks.append(Tick(position=f"{x(index):.1f}", label=label, anchor=anchor))
     return Chart(
         title=title, unit=unit, width=WIDTH, height=HEIGHT, plot_left=LEFT, plot_right=WIDTH - RIGHT,
         plot_top=TOP, plot_bottom=HEIGHT - BOTTOM, lines=lines, y_ticks=y_ticks, x_ticks=x_ticks,
