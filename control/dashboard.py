@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils import timezone
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from control import charts
@@ -128,14 +130,16 @@ def beyond_last_bound(seconds: float | None) -> bool:
 class Today:
     received: int
     completed: int
-    rejected: int
-    cancelled: int
+    cleared: int  # completed, rejected or cancelled
     failed: int
     straight_through: int
     held: int
     p50_seconds: float | None
     p95_seconds: float | None
-    completions: int
+
+    @property
+    def rejected_or_cancelled(self) -> int:
+        return self.cleared - self.completed
 
     @property
     def checked(self) -> int:
@@ -154,10 +158,7 @@ class Dashboard:
     today: Today
     failed_last_hour: int
     counts: BacklogCounts
-    intake_day: charts.Chart
-    intake_month: charts.Chart
-    backlog_day: charts.Chart
-    backlog_month: charts.Chart
+    charts_html: str
     queues: list[machinery.QueueState] | None
     broker_error: str
     workers: list[machinery.WorkerState]
@@ -173,11 +174,33 @@ class Dashboard:
         return max(ages) if ages else None
 
 
-ROW_COLUMNS = ("start", "received", "completed", "rejected", "cancelled", "failed", "open_at_end", "needs_person_at_end")
+@dataclass(slots=True)
+class Point:
+    """One rollup row, as the page needs it: read as plain values, not as a model (a page reads a thousand)."""
+
+    start: datetime
+    received: int
+    cleared: int
+    failed: int
+    open_at_end: int
+    needs_person_at_end: int | None
+    straight_through: int
+    held: int
+    updated_at: datetime
 
 
-def _rows(span: int, since: datetime, *extra: str) -> list[OrderRollup]:
-    return list(OrderRollup.objects.filter(span=span, start__gte=since).order_by("start").only(*ROW_COLUMNS, *extra))
+POINT_COLUMNS = (
+    "start", "received", "completed", "rejected", "cancelled", "failed", "open_at_end", "needs_person_at_end",
+    "straight_through", "held", "updated_at",
+)  # fmt: skip
+
+
+def _points(span: int, since: datetime) -> list[Point]:
+    rows = OrderRollup.objects.filter(span=span, start__gte=since).order_by("start").values_list(*POINT_COLUMNS)
+    return [
+        Point(start, received, completed + rejected + cancelled, failed, open_at_end, needs_person, straight, held, updated)
+        for start, received, completed, rejected, cancelled, failed, open_at_end, needs_person, straight, held, updated in rows
+    ]
 
 
 def _spans(first: datetime, last: datetime, span: int) -> list[datetime]:
@@ -192,15 +215,10 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
     """Everything on the dashboard. A fixed number of queries and round trips, whatever the volume."""
     now = now or timezone.now()
     current_minute = floor_time(now, Span.MINUTE)
-    day_start = floor_time(now, Span.FIVE_MINUTES) - timedelta(hours=24) + timedelta(minutes=5)
-    month_start = floor_time(now, Span.HOUR) - timedelta(days=30) + timedelta(hours=1)
-    local_midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     window = settings.DASHBOARD_ETA_WINDOW_MINUTES
-
-    minutes = _rows(Span.MINUTE, min(current_minute - timedelta(minutes=window), now - timedelta(hours=1)), "updated_at")
-    five = _rows(Span.FIVE_MINUTES, day_start)
-    hours = _rows(Span.HOUR, min(month_start, local_midnight), "straight_through", "held", "completion_seconds")
-    eta = eta_from_minutes(minutes, window_minutes=window, current=current_minute)
+    minutes = _points(Span.MINUTE, min(current_minute - timedelta(minutes=window), now - timedelta(hours=1)))
+    rolled_up_at = max((row.updated_at for row in minutes), default=None)
+    history = _history(now=now, rolled_up_at=rolled_up_at)
     queues, broker_error = None, ""
     try:
         queues = machinery.queue_states()
@@ -208,47 +226,85 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
         broker_error = str(error)
     return Dashboard(
         now=now,
-        rolled_up_at=max((row.updated_at for row in minutes), default=None),
-        eta=eta,
-        today=_today([row for row in hours if row.start >= local_midnight]),
+        rolled_up_at=rolled_up_at,
+        eta=eta_from_minutes(minutes, window_minutes=window, current=current_minute),
+        today=history.today,
         failed_last_hour=sum(row.failed for row in minutes if row.start > now - timedelta(hours=1)),
         counts=backlog_counts(user=user, now=now),
-        intake_day=_intake_chart(five, _spans(day_start, floor_time(now, Span.FIVE_MINUTES), Span.FIVE_MINUTES),
-                                 _("Orders per 5 minutes, last 24 hours"), charts.every_three_hours),
-        intake_month=_intake_chart([row for row in hours if row.start >= month_start],
-                                   _spans(month_start, floor_time(now, Span.HOUR), Span.HOUR),
-                                   _("Orders per hour, last 30 days"), charts.every_five_days),
-        backlog_day=_backlog_chart(five, _spans(day_start, floor_time(now, Span.FIVE_MINUTES), Span.FIVE_MINUTES),
-                                   _("Open orders, last 24 hours"), charts.every_three_hours),
-        backlog_month=_backlog_chart([row for row in hours if row.start >= month_start],
-                                     _spans(month_start, floor_time(now, Span.HOUR), Span.HOUR),
-                                     _("Open orders, last 30 days"), charts.every_five_days),
+        charts_html=history.charts_html,
         queues=queues,
         broker_error=broker_error,
         workers=machinery.worker_states(now=now),
         errors=machinery.recent_task_errors(),
-    )  # fmt: skip
+    )
 
 
-def _today(rows: list[OrderRollup]) -> Today:
+# Part of the cache key: change it when History changes, so that no process reads a copy of the old shape.
+HISTORY_VERSION = 2
+
+
+@dataclass(frozen=True)
+class History:
+    today: Today
+    # The four charts as the page shows them (control/_charts.html): drawn once per rollup, then only copied.
+    charts_html: str
+
+
+def _history(*, now: datetime, rolled_up_at: datetime | None) -> History:
+    """Today's numbers and the four charts, from about a thousand rollup rows: built once per rollup and language.
+
+    They change only when the rollup runs (every minute) and when a new
+    five-minute span begins, so everyone watching shares one copy in the cache
+    until then, instead of each refresh reading and drawing the same rows again.
+    """
+    key = f"dashboard:history:v{HISTORY_VERSION}:{translation.get_language()}:{floor_time(now, Span.FIVE_MINUTES):%Y%m%d%H%M}:{rolled_up_at and rolled_up_at.timestamp()}"
+    history = cache.get(key) if rolled_up_at is not None else None
+    if history is None:
+        history = _build_history(now)
+        if rolled_up_at is not None:
+            cache.set(key, history, timeout=settings.DASHBOARD_ROLLUP_INTERVAL_SECONDS * 5)
+    return history
+
+
+def _build_history(now: datetime) -> History:
+    day_start = floor_time(now, Span.FIVE_MINUTES) - timedelta(hours=24) + timedelta(minutes=5)
+    month_start = floor_time(now, Span.HOUR) - timedelta(days=30) + timedelta(hours=1)
+    local_midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    five = _points(Span.FIVE_MINUTES, day_start)
+    hours = _points(Span.HOUR, min(month_start, local_midnight))
+    completion_today = OrderRollup.objects.filter(span=Span.HOUR, start__gte=local_midnight).values_list("completion_seconds", flat=True)
+    day_spans = _spans(day_start, floor_time(now, Span.FIVE_MINUTES), Span.FIVE_MINUTES)
+    month_spans = _spans(month_start, floor_time(now, Span.HOUR), Span.HOUR)
+    month = [row for row in hours if row.start >= month_start]
+    drawn = {
+        "intake_day": _intake_chart(five, day_spans, _("Orders per 5 minutes, last 24 hours"), charts.every_three_hours),
+        "backlog_day": _backlog_chart(five, day_spans, _("Open orders, last 24 hours"), charts.every_three_hours),
+        "intake_month": _intake_chart(month, month_spans, _("Orders per hour, last 30 days"), charts.every_five_days),
+        "backlog_month": _backlog_chart(month, month_spans, _("Open orders, last 30 days"), charts.every_five_days),
+    }
+    return History(
+        today=_today([row for row in hours if row.start >= local_midnight], list(completion_today)),
+        charts_html=render_to_string("control/_charts.html", drawn),
+    )
+
+
+def _today(rows: list[Point], completion_counts: list[list[int]]) -> Today:
     completion = [0] * (len(COMPLETION_BOUNDS_SECONDS) + 1)
-    for row in rows:
-        completion = [a + b for a, b in zip(completion, row.completion_seconds or completion)]
+    for counts in completion_counts:
+        completion = [a + b for a, b in zip(completion, counts or completion)]
     return Today(
         received=sum(row.received for row in rows),
-        completed=sum(row.completed for row in rows),
-        rejected=sum(row.rejected for row in rows),
-        cancelled=sum(row.cancelled for row in rows),
+        completed=sum(completion),
+        cleared=sum(row.cleared for row in rows),
         failed=sum(row.failed for row in rows),
         straight_through=sum(row.straight_through for row in rows),
         held=sum(row.held for row in rows),
         p50_seconds=completion_percentile(completion, 0.5),
         p95_seconds=completion_percentile(completion, 0.95),
-        completions=sum(completion),
     )
 
 
-def _by_start(rows: list[OrderRollup], starts: list[datetime]) -> list[OrderRollup | None]:
+def _by_start(rows: list[Point], starts: list[datetime]) -> list[Point | None]:
     found = {row.start: row for row in rows}
     return [found.get(start) for start in starts]
 

@@ -6,18 +6,21 @@ cost the same, and an order arriving meanwhile does not shift the pages. The
 cursor names an order by (created_at, id), written as two whole numbers.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.backlog import OPEN_STATUSES, line_items_subquery
 from orders.filters import search_orders
 from orders.models import Order
+from orders.templatetags.backlog_tags import reason_label, status_label, when, yen
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,15 @@ class FeedFilter(django_filters.FilterSet):
         model = Order
         fields = []
 
+    @classmethod
+    @functools.cache
+    def _form_class(cls):
+        return super().get_form_class(cls(None))
+
+    def get_form_class(self):
+        """Built once per process, as the backlog's (orders.filters.BacklogFilter): nothing in it depends on the request."""
+        return self._form_class()
+
     def search(self, orders, name, value):
         return search_orders(orders, value)
 
@@ -136,6 +148,15 @@ class FeedRow:
     total: int
     status_changed_at: datetime
     line_items: list
+    detail_url: str = ""
+    # In the reader's language and Japan time, set by `for_display` (the template only shows them).
+    received_text: str = ""
+    changed_text: str = ""
+    status_text: str = ""
+    reason_texts: list = None
+    source_text: str = ""
+    total_text: str = ""
+    lines_text: str = ""  # "SRA-1Y × 50, RDA-1Y × 50", each line kept on one line of the screen
 
     @property
     def cursor(self) -> str:
@@ -182,4 +203,28 @@ def orders_since(orders: QuerySet[Order], *, after: Cursor, size: int) -> tuple[
 def _row(columns) -> FeedRow:
     row = FeedRow(*columns)
     row.line_items = [(sku, quantity) for _position, sku, quantity in sorted(row.line_items or [])]
+    row.detail_url = f"{_detail_base()}{row.number}/"  # one reverse() per process, not two per row
     return row
+
+
+def for_display(rows: list[FeedRow]) -> list[FeedRow]:
+    """Each row's dates, amount, status, reasons and source as text, formatted as on the backlog's pages.
+
+    Fifty rows through the template's filters cost more than the query of the
+    page; formatted here once, the template only shows them.
+    """
+    for row in rows:
+        row.received_text, row.changed_text = when(row.created_at), when(row.status_changed_at)
+        row.status_text, row.source_text = status_label(row.status), str(SOURCE_LABELS.get(row.source, row.source))
+        row.reason_texts = [reason_label(code) for code in row.review_reasons or []]
+        row.total_text = yen(row.total)
+        row.lines_text = ", ".join(f"{sku}\u00a0×\u00a0{quantity:,}" for sku, quantity in row.line_items)  # no-break spaces
+    return rows
+
+
+SOURCE_LABELS = dict(Order.Source.choices)
+
+
+@functools.cache
+def _detail_base() -> str:
+    return reverse("orders:detail", args=["0"]).removesuffix("0/")

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from control import dashboard as dashboard_data
 from control.digest import day_digest, digest_send, yesterday
-from control.feed import FeedFilter, feed_page, orders_since
+from control.feed import FeedFilter, feed_page, for_display, orders_since
 from control.metrics import OrderdeskCollector
 from orderdesk import metrics as process_metrics
 from orderdesk.roles import CONTROL_ROOM_ROLES, MANAGER, role_required
@@ -76,11 +76,13 @@ def feed(request):
     live = request.GET.get("live") == "1"
     if live and request.htmx and data.get("after"):
         rows, more = orders_since(orders, after=data["after"], size=settings.FEED_PAGE_SIZE)
+        for_display(rows)
         if not rows:
             return HttpResponse(status=204)  # nothing new: the page stays as it is
         context = {"rows": rows, "more": more, "filtering": filterset.filtering(), "live_seconds": settings.FEED_LIVE_SECONDS}
         return render(request, "control/_feed_arrivals.html", context)
     page = feed_page(orders, before=data.get("before"), after=data.get("after"), size=settings.FEED_PAGE_SIZE)
+    for_display(page.rows)
     context = {
         "filter": filterset,
         "page": page,

@@ -137,18 +137,19 @@ def worker_states(*, now: datetime | None = None, since: timedelta = timedelta(h
     return sorted(states, key=lambda state: (not state.live, state.name))
 
 
-# --- Task errors, counted per minute in the shared cache by the Celery signal handlers ------
+# --- Task errors, counted per five minutes in the shared cache by the Celery signal handlers ------
 
 ERROR_KINDS = ("failed", "retried")
-_ERRORS_KEY = "machinery:task-errors:{kind}:{minute}"
+_ERRORS_KEY = "machinery:task-errors:{kind}:{bucket}"
+_BUCKET_SECONDS = 300
 _LAST_ERROR_KEY = "machinery:task-errors:last"
 _KEEP_SECONDS = 2 * 60 * 60
 
 
 def record_task_error(*, kind: str, task: str, error: str, now: float | None = None) -> None:
-    """Count a failed or retried task in this minute's counter. Never raises: a cache outage loses the count."""
+    """Count a failed or retried task in this five minutes' counter. Never raises: a cache outage loses the count."""
     now = now or time.time()
-    key = _ERRORS_KEY.format(kind=kind, minute=int(now // 60))
+    key = _ERRORS_KEY.format(kind=kind, bucket=int(now // _BUCKET_SECONDS))
     try:
         cache.add(key, 0, timeout=_KEEP_SECONDS)
         cache.incr(key)
@@ -165,12 +166,14 @@ class RecentErrors:
 
 
 def recent_task_errors(*, now: float | None = None, minutes: int = 60) -> RecentErrors | None:
-    """Task failures and retries of the last `minutes`, from the cache in one round trip; None if it cannot say."""
+    """Task failures and retries of the last `minutes` (in five-minute steps), from the cache in one round trip.
+
+    None when the cache cannot say.
+    """
     now = now or time.time()
-    current = int(now // 60)
-    keys = {
-        _ERRORS_KEY.format(kind=kind, minute=minute): kind for kind in ERROR_KINDS for minute in range(current - minutes + 1, current + 1)
-    }
+    current = int(now // _BUCKET_SECONDS)
+    buckets = range(current - minutes * 60 // _BUCKET_SECONDS + 1, current + 1)
+    keys = {_ERRORS_KEY.format(kind=kind, bucket=bucket): kind for kind in ERROR_KINDS for bucket in buckets}
     try:
         found = cache.get_many([*keys, _LAST_ERROR_KEY])
     except Exception:  # noqa: BLE001
