@@ -156,3 +156,26 @@ def test_a_real_workers_step_durations_and_the_orders_reach_metrics(client, work
     )
     assert grown == 5
     assert value(after, "orderdesk_workers_live") >= 1
+
+
+def test_a_worker_host_serves_its_process_metrics_under_the_same_rules(settings):
+    from wsgiref.util import setup_testing_defaults
+
+    from orderdesk.management.commands.serve_metrics import metrics_app
+    from orderdesk.metrics import count_task
+
+    count_task(task="orders.tasks.advance_orders", outcome="succeeded")
+
+    def get(**environ):
+        setup_testing_defaults(environ)
+        environ.setdefault("PATH_INFO", "/metrics")
+        answered = {}
+        body = b"".join(metrics_app(environ, lambda status, headers: answered.update(status=status)))
+        return answered["status"], body.decode()
+
+    settings.METRICS_TOKEN, settings.METRICS_ALLOWED_ADDRESSES = "", []
+    status, body = get(REMOTE_ADDR="127.0.0.1")
+    assert status == "200 OK" and 'orderdesk_celery_tasks_total{outcome="succeeded",task="orders.tasks.advance_orders"}' in body
+    assert get(REMOTE_ADDR="10.9.9.9")[0].startswith("403")
+    settings.METRICS_TOKEN = "tok"
+    assert get(REMOTE_ADDR="10.9.9.9", HTTP_AUTHORIZATION="Bearer tok")[0] == "200 OK"
