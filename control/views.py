@@ -18,6 +18,7 @@ from control.feed import FeedFilter, feed_page, for_display, orders_since
 from control.metrics import OrderdeskCollector
 from orderdesk import metrics as process_metrics
 from orderdesk.roles import CONTROL_ROOM_ROLES, MANAGER, role_required
+from orderdesk.signin import client_address
 from orders.models import Order
 
 control_room = role_required(*CONTROL_ROOM_ROLES)
@@ -100,7 +101,7 @@ def feed(request):
 def metrics(request):
     """Prometheus text format; who may read it is settled by METRICS_TOKEN and METRICS_ALLOWED_ADDRESSES."""
     refusal = process_metrics.scrape_refusal(
-        remote_addr=request.META.get("REMOTE_ADDR", ""), authorization=request.META.get("HTTP_AUTHORIZATION", "")
+        remote_addr=client_address(request), authorization=request.META.get("HTTP_AUTHORIZATION", "")
     )
     if refusal is not None:
         status, message = refusal

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps  # the module: a class imported here would count as ours
 
 
 class OrderdeskConfig(AppConfig):
     name = "orderdesk"
     verbose_name = "Orderdesk"
+    default = True  # the config of the "orderdesk" entry in INSTALLED_APPS
 
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
@@ -21,3 +23,10 @@ def use_language_preference(sender, request, user, **kwargs) -> None:
     language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
     if language:
         request.session[SESSION_LANGUAGE_KEY] = language
+
+
+class OrderdeskAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with our site, open to superusers only."""
+
+    default = False
+    default_site = "orderdesk.admin_site.OrderdeskAdminSite"

@@ -113,7 +113,8 @@ def scrape_refusal(*, remote_addr: str, authorization: str) -> tuple[int, str] |
 
     METRICS_TOKEN and METRICS_ALLOWED_ADDRESSES: each one that is set must be
     satisfied. With neither set, only loopback clients may scrape. The address
-    is the one that connected (REMOTE_ADDR): behind a proxy, use the token.
+    is the client's as sign-in sees it (orderdesk.signin.client_address, which
+    trusts TRUSTED_PROXY_COUNT proxies); the token does not depend on it.
     """
     token, allowed = settings.METRICS_TOKEN, settings.METRICS_ALLOWED_ADDRESSES
     networks = _networks(tuple(allowed)) if allowed else LOOPBACK if not token else None
