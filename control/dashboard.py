@@ -214,10 +214,9 @@ def _spans(first: datetime, last: datetime, span: int) -> list[datetime]:
 def dashboard(*, user, now: datetime | None = None) -> Dashboard:
     """Everything on the dashboard. A fixed number of queries and round trips, whatever the volume."""
     now = now or timezone.now()
-    current_minute = floor_time(now, Span.MINUTE)
-    window = settings.DASHBOARD_ETA_WINDOW_MINUTES
-    minutes = _points(Span.MINUTE, min(current_minute - timedelta(minutes=window), now - timedelta(hours=1)))
-    rolled_up_at = max((row.updated_at for row in minutes), default=None)
+    rolled_up_at = (
+        OrderRollup.objects.filter(span=Span.MINUTE).order_by("-start").values_list("updated_at", flat=True).first()
+    )
     history = _history(now=now, rolled_up_at=rolled_up_at)
     queues, broker_error = None, ""
     try:
@@ -227,9 +226,9 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
     return Dashboard(
         now=now,
         rolled_up_at=rolled_up_at,
-        eta=eta_from_minutes(minutes, window_minutes=window, current=current_minute),
+        eta=history.eta,
         today=history.today,
-        failed_last_hour=sum(row.failed for row in minutes if row.start > now - timedelta(hours=1)),
+        failed_last_hour=history.failed_last_hour,
         counts=backlog_counts(user=user, now=now),
         charts_html=history.charts_html,
         queues=queues,
@@ -240,18 +239,22 @@ def dashboard(*, user, now: datetime | None = None) -> Dashboard:
 
 
 # Part of the cache key: change it when History changes, so that no process reads a copy of the old shape.
-HISTORY_VERSION = 2
+HISTORY_VERSION = 3
 
 
 @dataclass(frozen=True)
 class History:
+    """What the page shows from the rollups: it changes only when they do."""
+
+    eta: Eta
+    failed_last_hour: int
     today: Today
     # The four charts as the page shows them (control/_charts.html): drawn once per rollup, then only copied.
     charts_html: str
 
 
 def _history(*, now: datetime, rolled_up_at: datetime | None) -> History:
-    """Today's numbers and the four charts, from about a thousand rollup rows: built once per rollup and language.
+    """The ETA, today's numbers and the four charts, from about a thousand rollup rows: once per rollup and language.
 
     They change only when the rollup runs (every minute) and when a new
     five-minute span begins, so everyone watching shares one copy in the cache
@@ -267,6 +270,9 @@ def _history(*, now: datetime, rolled_up_at: datetime | None) -> History:
 
 
 def _build_history(now: datetime) -> History:
+    current_minute = floor_time(now, Span.MINUTE)
+    window = settings.DASHBOARD_ETA_WINDOW_MINUTES
+    minutes = _points(Span.MINUTE, min(current_minute - timedelta(minutes=window), now - timedelta(hours=1)))
     day_start = floor_time(now, Span.FIVE_MINUTES) - timedelta(hours=24) + timedelta(minutes=5)
     month_start = floor_time(now, Span.HOUR) - timedelta(days=30) + timedelta(hours=1)
     local_midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -283,6 +289,8 @@ def _build_history(now: datetime) -> History:
         "backlog_month": _backlog_chart(month, month_spans, _("Open orders, last 30 days"), charts.every_five_days),
     }
     return History(
+        eta=eta_from_minutes(minutes, window_minutes=window, current=current_minute),
+        failed_last_hour=sum(row.failed for row in minutes if row.start > now - timedelta(hours=1)),
         today=_today([row for row in hours if row.start >= local_midnight], list(completion_today)),
         charts_html=render_to_string("control/_charts.html", drawn),
     )
