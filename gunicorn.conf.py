@@ -13,3 +13,19 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 5
+
+
+# Prometheus multi-process mode (orderdesk.metrics): the workers write their metrics
+# under METRICS_DIR/web, emptied when gunicorn starts; a worker that exits drops its
+# live gauges. Imported here, in the master, before any worker is forked.
+def on_starting(server):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+    from orderdesk.metrics import use_program_directory
+
+    use_program_directory("web")
+
+
+def child_exit(server, worker):
+    from orderdesk.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

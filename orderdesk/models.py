@@ -1,4 +1,4 @@
-"""Infrastructure tables shared by the apps: document numbers and idempotency keys."""
+"""Infrastructure tables shared by the apps: document numbers, idempotency keys, worker heartbeats, user preferences."""
 
 from django.db import models
 
@@ -48,3 +48,39 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}:{self.key} ({self.state})"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one Celery worker (orderdesk.heartbeat writes it every WORKER_HEARTBEAT_SECONDS).
+
+    Kept in the database, which every web process and worker already shares,
+    so /readyz and the dashboard see every worker on every host.
+    """
+
+    name = models.CharField(max_length=200, unique=True)  # the worker's node name, e.g. celery@host
+    pid = models.PositiveIntegerField()
+    queues = models.CharField(max_length=200, blank=True)
+    concurrency = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    # Set when the worker shut down cleanly; a worker that died just stops beating.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    active_tasks = models.PositiveIntegerField(default=0)
+    tasks_done = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (seen {self.seen_at:%H:%M:%S})"
+
+
+class UserPreference(models.Model):
+    """What a staff user chose for themselves: today the language of the pages and of e-mail sent to them."""
+
+    user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="preference")
+    # Empty: never chose; Japanese, the staff default.
+    language = models.CharField(max_length=8, blank=True, choices=[("ja", "日本語"), ("en", "English")])
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or '-'}"

@@ -20,6 +20,8 @@ HELPER = "helper"
 MANAGER = "manager"
 ALL_ROLES = (SALES, ORDER_DESK, HELPER, MANAGER)
 BACKLOG_ROLES = (ORDER_DESK, HELPER, MANAGER)
+# The dashboard and the order feed: managers, and order-desk admins (who only look).
+CONTROL_ROOM_ROLES = (ORDER_DESK, MANAGER)
 
 
 def user_roles(user) -> frozenset[str]:

@@ -11,6 +11,8 @@ scripts/run and scripts/test set) serves plain HTTP on this machine and keeps
 a generated key in var/.
 """
 
+import ipaddress
+import os
 import re
 import secrets
 from datetime import timedelta
@@ -92,6 +94,7 @@ INSTALLED_APPS = [
     "licensing",
     "quotes",
     "orders",
+    "control",
     "orderdesk.apps.OrderdeskAdminConfig",  # django.contrib.admin, open to superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -104,6 +107,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /api/docs/ loads nothing from a CDN
     "django_htmx",
     "import_export",
 ]
@@ -111,6 +115,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "orderdesk.middleware.IntakeLatencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "orderdesk.middleware.StaffJapaneseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -300,6 +305,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from drf-spectacular-sidecar's static files, not from a CDN: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Orders and subscriptions both have a `status`: give each enum its own name.
     "ENUM_NAME_OVERRIDES": {
@@ -420,6 +429,57 @@ BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
 # The counts at the top are shared by everyone with the page open and may be this old (0: never cached).
 BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimum=0)
 
+# --- The control room: dashboard, order feed, digest, metrics, health ----------------
+
+# How often Celery beat rolls the orders up into per-minute counts (the dashboard reads only those).
+DASHBOARD_ROLLUP_INTERVAL_SECONDS = env_int("DASHBOARD_ROLLUP_INTERVAL_SECONDS", 60, minimum=5)
+# Per-minute rollups are kept this many hours, the five-minute and hourly ones this many days.
+DASHBOARD_MINUTE_ROLLUP_RETENTION_HOURS = env_int("DASHBOARD_MINUTE_ROLLUP_RETENTION_HOURS", 48, minimum=2)
+DASHBOARD_ROLLUP_RETENTION_DAYS = env_int("DASHBOARD_ROLLUP_RETENTION_DAYS", 400, minimum=31)
+# The first rollup ever (and one after beat stood still longer) reaches back this many days;
+# `manage.py rollup_orders --days N` reaches further.
+DASHBOARD_ROLLUP_BACKFILL_DAYS = env_int("DASHBOARD_ROLLUP_BACKFILL_DAYS", 30, minimum=1)
+# The ETA to clear the open orders uses the intake and clearance of this many recent minutes.
+DASHBOARD_ETA_WINDOW_MINUTES = env_int("DASHBOARD_ETA_WINDOW_MINUTES", 30, minimum=1)
+# How often the open dashboard refreshes itself.
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 15, minimum=2)
+# Orders per page of the order feed, and how often its live mode asks for new ones.
+FEED_PAGE_SIZE = env_int("FEED_PAGE_SIZE", 50, minimum=5)
+FEED_LIVE_SECONDS = env_int("FEED_LIVE_SECONDS", 5, minimum=1)
+# The managers' digest of yesterday, sent by Celery beat at this time (Japan time).
+DIGEST_SEND_HOUR = env_int("DIGEST_SEND_HOUR", 8, minimum=0)
+DIGEST_SEND_MINUTE = env_int("DIGEST_SEND_MINUTE", 30, minimum=0)
+if DIGEST_SEND_HOUR > 23 or DIGEST_SEND_MINUTE > 59:
+    raise ImproperlyConfigured("DIGEST_SEND_HOUR must be 0-23 and DIGEST_SEND_MINUTE 0-59")
+DIGEST_FROM_EMAIL = env_str("DIGEST_FROM_EMAIL", "orderdesk@orderdesk.example.jp")
+# Where staff reach Orderdesk: the links in e-mail sent to them (the digest) start with it.
+ORDERDESK_SITE_URL = env_str("ORDERDESK_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Celery workers record a heartbeat this often; /readyz and the dashboard call a worker
+# live while its last heartbeat is younger than WORKER_HEARTBEAT_MAX_AGE_SECONDS
+# (0: /readyz does not ask for a live worker).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60, minimum=0)
+if WORKER_HEARTBEAT_MAX_AGE_SECONDS and WORKER_HEARTBEAT_MAX_AGE_SECONDS <= WORKER_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("WORKER_HEARTBEAT_MAX_AGE_SECONDS must be longer than WORKER_HEARTBEAT_SECONDS")
+# Who may scrape /metrics: a bearer token and/or client addresses (IPs or networks). Each one
+# set must be satisfied; with neither set, only loopback clients may scrape.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", [])
+for _entry in METRICS_ALLOWED_ADDRESSES:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_ADDRESSES: {_entry!r} is not an IP address or network") from None
+# prometheus_client's multi-process mode: every process (gunicorn workers, Celery pool
+# processes) writes its counters to files here, and /metrics adds them up. Each program
+# keeps a subdirectory that it empties when it starts (gunicorn.conf.py, orderdesk.celery).
+METRICS_DIR = Path(env_str("METRICS_DIR", str(VAR_DIR / "metrics")))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+# prometheus_client decides on multi-process mode when it is first imported, so the
+# variable is set here, before any of our code imports it. A program that set it already
+# (gunicorn and Celery point it at their subdirectory) keeps its own.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(METRICS_DIR))
+
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -488,7 +548,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily, just after midnight Japan time (CELERY_TIMEZONE): yesterday's last valid day has ended.
     "expire-quotes": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=5)},
+    # The dashboard's per-minute rollups (control.rollups).
+    "rollup-orders": {"task": "control.tasks.rollup_orders", "schedule": float(DASHBOARD_ROLLUP_INTERVAL_SECONDS)},
+    # The managers' daily digest of yesterday, at 08:30 Japan time.
+    "daily-digest": {
+        "task": "control.tasks.send_daily_digest",
+        "schedule": crontab(hour=DIGEST_SEND_HOUR, minute=DIGEST_SEND_MINUTE),
+    },
 }
+
 
 # --- Logging ---------------------------------------------------------------------------
 

@@ -14,8 +14,13 @@ urlpatterns = [
     path("backlog/", include("orders.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Before Django's own: the switcher also saves a signed-in user's preference.
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    # The control room: /dashboard/, the order feed at /orders/, /metrics.
+    path("", include("control.urls")),
 ]
 
 if env_bool("ORDERDESK_BENCH_CEILING", False):

@@ -1,10 +1,15 @@
-from django.db import connection
-from django.http import HttpResponse
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
-from django.views import defaults
+from django.views import defaults, i18n
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
+from orderdesk import health
 from orderdesk.api import problems
+from orderdesk.middleware import SESSION_LANGUAGE_KEY
+from orderdesk.models import UserPreference
 
 
 @login_required
@@ -12,10 +17,34 @@ def home(request):
     return render(request, "home.html")
 
 
+@never_cache
+@require_GET
 def healthz(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")
+    """Liveness: the process answers. Nothing else is asked, so a database outage does not get web processes killed."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: database, cache and broker reachable, and a live worker; 503 with every check's result when one fails."""
+    ready, checks = health.readiness()
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+@require_POST
+def set_language(request):
+    """Django's language switcher, which also keeps a signed-in user's choice as their preference.
+
+    The preference follows the user to other browsers (orderdesk.middleware)
+    and decides the language of e-mail sent to them (the managers' digest).
+    """
+    response = i18n.set_language(request)
+    language = request.POST.get("language")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        UserPreference.objects.update_or_create(user=request.user, defaults={"language": language})
+        request.session[SESSION_LANGUAGE_KEY] = language
+    return response
 
 
 # API paths answer errors in problem+json even when Django, not DRF, produces them.

@@ -87,18 +87,7 @@ class BacklogFilter(django_filters.FilterSet):
         return orders
 
     def search(self, orders, name, value):
-        value = value.strip()
-        if not value:
-            return orders
-        # Each arm of the OR can use an index, so PostgreSQL reads only the
-        # matching orders instead of testing every open one: the order number
-        # by its unique index (numbers are stored in capitals), the PO number by
-        # the trigram index on its capitals (migration 0006), the customers as a
-        # list of ids read first from their own small table.
-        customer_ids = list(
-            Customer.objects.filter(Q(code__iexact=value) | Q(name__icontains=value)).values_list("pk", flat=True)
-        )
-        return orders.filter(Q(number=value.upper()) | Q(po_number__icontains=value) | Q(customer_id__in=customer_ids))
+        return search_orders(orders, value)
 
     def with_reason(self, orders, name, value):
         return orders.filter(reason_q(value))
@@ -118,6 +107,22 @@ class BacklogFilter(django_filters.FilterSet):
 
     def sorted_by(self, orders, name, value):
         return orders.order_by(*SORTS[value])
+
+
+def search_orders(orders, value: str):
+    """Orders whose number is `value`, whose PO number contains it, or whose customer's code is it or name contains it.
+
+    The backlog and the order feed search alike. Each arm of the OR can use an
+    index, so PostgreSQL reads only the matching orders instead of testing
+    every one: the order number by its unique index (numbers are stored in
+    capitals), the PO number by the trigram index on its capitals (migration
+    0006), the customers as a list of ids read first from their own small table.
+    """
+    value = value.strip()
+    if not value:
+        return orders
+    customer_ids = list(Customer.objects.filter(Q(code__iexact=value) | Q(name__icontains=value)).values_list("pk", flat=True))
+    return orders.filter(Q(number=value.upper()) | Q(po_number__icontains=value) | Q(customer_id__in=customer_ids))
 
 
 SORTS = {

@@ -122,10 +122,12 @@ class PrivateRedis:
 
 
 class Worker:
-    """One `celery worker` process (prefork) on the pipeline and documents queues."""
+    """One `celery worker` process (prefork), by default on the pipeline and documents queues."""
 
-    def __init__(self, *, broker_url: str, log_dir: Path, concurrency: int = 2, beat: bool = False, env: dict | None = None):
+    def __init__(self, *, broker_url: str, log_dir: Path, concurrency: int = 2, beat: bool = False, env: dict | None = None,
+                 queues: str = "pipeline,documents"):  # fmt: skip
         self.broker_url = broker_url
+        self.queues = queues
         self.concurrency = concurrency
         self.beat = beat
         self.extra_env = env or {}
@@ -151,7 +153,7 @@ class Worker:
         }
         command = [
             CELERY, "-A", "orderdesk", "worker", "--pool", "prefork", "--concurrency", str(self.concurrency),
-            "--queues", "pipeline,documents", "--hostname", f"{self.name}@%h", "--loglevel", "INFO",
+            "--queues", self.queues, "--hostname", f"{self.name}@%h", "--loglevel", "INFO",
             "--without-mingle", "--without-gossip", "--without-heartbeat",
         ]  # fmt: skip
         if self.beat:
