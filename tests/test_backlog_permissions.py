@@ -7,6 +7,8 @@ changes for a refused request.
 
 from datetime import timedelta
 
+from django.utils import timezone
+
 import pytest
 from django.urls import reverse
 
@@ -64,8 +66,11 @@ def prepare(action: str, customer, catalog, user, reasons=(ReviewReason.MANUAL_A
     return order
 
 
-@pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("role", ["order_desk", "helper", "manager"])
+# A failed order is not a helper's to retry: see the action × role × state matrix below.
+OWNER_CASES = [(role, action) for role in ("order_desk", "helper", "manager") for action in ACTIONS if (role, action) != ("helper", "retry")]
+
+
+@pytest.mark.parametrize("role, action", OWNER_CASES)
 def test_owner_roles_may_do_every_action(client, customer, catalog, action, role):
     user = make_staff(f"{role}-user", role)
     order = prepare(action, customer, catalog, user)
@@ -161,9 +166,11 @@ def test_next_never_gives_a_helper_an_order_with_a_senior_reason(client, custome
 def test_the_helper_set_is_exactly_the_simple_reasons(helper, order_desk):
     assert HELPER_REASONS == {ReviewReason.SUSPECTED_DUPLICATE, ReviewReason.QUANTITY_OVER_CAP, ReviewReason.MANUAL_APPROVAL}
     for code in ReviewReason.values:
-        order = Order(review_reasons=[code])
+        order = Order(status=Order.Status.NEEDS_REVIEW, review_reasons=[code])
         assert user_may_handle(order_desk, order)
         assert user_may_handle(helper, order) == (code in HELPER_REASONS)
+    for status in (Order.Status.FAILED, Order.Status.RECEIVED, Order.Status.PROVISIONING):
+        assert not user_may_handle(helper, Order(status=status, review_reasons=[]))
 
 
 def test_the_helper_sees_the_approve_button_disabled_for_a_credit_exception(client, customer, catalog, helper):
@@ -196,3 +203,117 @@ def test_signing_in_with_a_password_reaches_the_backlog(client):
     make_staff("kobayashi", "order_desk", password=PASSWORD)
     assert client.login(username="kobayashi", password=PASSWORD)
     assert client.get(reverse("orders:backlog")).status_code == 200
+
+
+# --- Every staff action × role × order state (issue 15: a helper could cancel orders outside the backlog) ---
+#
+# The oracle below is the rule written out on its own, independently of orders.permissions:
+# an order is in the backlog when it waits for a decision (needs_review, failed) or is stuck
+# in a moving state; helpers act only on orders waiting for review whose reasons are all
+# simple; each action has the states it applies to. Everything else changes nothing.
+
+FRESH, STUCK = timedelta(seconds=5), timedelta(hours=2)
+# state name → (status, review reasons, age, moved through provisioning before failing)
+STATES = {
+    **{f"{status}": (status, [], FRESH, False) for status in sorted(Order.MOVING_STATUSES)},
+    **{f"{status}-stuck": (status, [], STUCK, False) for status in sorted(Order.MOVING_STATUSES)},
+    "needs_review-simple": (Order.Status.NEEDS_REVIEW, [ReviewReason.QUANTITY_OVER_CAP], FRESH, False),
+    "needs_review-senior": (Order.Status.NEEDS_REVIEW, [ReviewReason.OVER_CREDIT_LIMIT], FRESH, False),
+    "failed-before-provisioning": (Order.Status.FAILED, [], FRESH, False),
+    "failed-in-provisioning": (Order.Status.FAILED, [], FRESH, True),
+    "completed": (Order.Status.COMPLETED, [], FRESH, False),
+    "rejected": (Order.Status.REJECTED, [], FRESH, False),
+    "cancelled": (Order.Status.CANCELLED, [], FRESH, False),
+}
+CANCELLABLE = {"received", "validated", "approved", "needs_review", "failed"}
+
+
+def expected_to_succeed(action: str, role: str, state: str) -> bool:
+    status, reasons, age, provisioned = STATES[state]
+    waiting = status in ("needs_review", "failed")
+    in_backlog = waiting or age == STUCK
+    for_helpers = status == "needs_review" and reasons == [ReviewReason.QUANTITY_OVER_CAP]
+    role_may = role in ("order_desk", "manager") or (role == "helper" and for_helpers)
+    if action == "release":  # giving back one's own claim is always allowed
+        return True
+    applies = {
+        "claim": in_backlog,
+        "next": in_backlog,
+        "approve": status == "needs_review",
+        "reject": status == "needs_review",
+        "edit": status == "needs_review",
+        "bulk-approve": status == "needs_review",
+        "bulk-reject": status == "needs_review",
+        "retry": status == "failed" or (in_backlog and status != "needs_review"),
+        "bulk-retry": status == "failed" or (in_backlog and status != "needs_review"),
+        "cancel": in_backlog and status in CANCELLABLE and not provisioned,
+    }[action]
+    return role_may and applies
+
+
+MATRIX_ACTIONS = ["claim", "next", "release", "approve", "reject", "edit", "retry", "cancel", "bulk-approve", "bulk-reject", "bulk-retry"]
+
+
+def matrix_order(customer, catalog, state: str, po_number: str) -> Order:
+    status, reasons, age, provisioned = STATES[state]
+    order = held_order(customer, catalog, status=status, reasons=reasons, age=age, po_number=po_number)
+    if provisioned:
+        from orders.models import OrderEvent
+
+        OrderEvent.objects.create(order=order, actor_label="pipeline", from_status="approved", to_status="provisioning")
+        OrderEvent.objects.create(order=order, actor_label="pipeline", from_status="provisioning", to_status="failed")
+    return order
+
+
+def post_action(client, action: str, order: Order):
+    data = {
+        "approve": {"override_reason": "checked"},
+        "reject": {"reason": "withdrawn"},
+        "cancel": {"reason": "withdrawn"},
+        "edit": {"quantity_SRA-1Y": "5"},
+    }.get(action, {})
+    if action == "next":
+        return client.post(reverse("orders:next"))
+    if action.startswith("bulk-"):
+        return client.post(reverse("orders:bulk"), {"action": action[5:], "orders": [order.pk], "reason": "checked"})
+    return client.post(reverse(f"orders:{action}", args=[order.number]), data)
+
+
+def snapshot(order: Order) -> tuple:
+    order.refresh_from_db()
+    return order.status, order.claimed_by_id, tuple(order.lines.values_list("sku", "quantity")), order.events.count()
+
+
+@pytest.mark.parametrize("role", ["order_desk", "helper", "manager"])
+@pytest.mark.parametrize("action", MATRIX_ACTIONS)
+def test_every_action_acts_only_on_orders_this_role_may_handle_in_their_current_state(client, customer, catalog, action, role):
+    user = make_staff(f"{role}-user", role)
+    client.force_login(user)
+    wrong = []
+    for index, state in enumerate(STATES):
+        Order.objects.all().delete()  # one order at a time, so that Next has only this one to take
+        order = matrix_order(customer, catalog, state, po_number=f"PO-{index}")
+        if action == "release":
+            Order.objects.filter(pk=order.pk).update(claimed_by=user, claimed_at=timezone.now())
+        before = snapshot(order)
+
+        response = post_action(client, action, order)
+
+        changed = snapshot(order) != before
+        assert response.status_code in (200, 302, 403), (state, response.status_code)
+        if changed != expected_to_succeed(action, role, state):
+            wrong.append(f"{state}: {'changed' if changed else 'unchanged'} (HTTP {response.status_code})")
+    assert not wrong, f"{action} by {role}: " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("action", MATRIX_ACTIONS)
+def test_a_role_outside_the_backlog_changes_no_order_in_any_state(client, customer, catalog, sales, action):
+    client.force_login(sales)
+    for index, state in enumerate(STATES):
+        order = matrix_order(customer, catalog, state, po_number=f"PO-{index}")
+        before = snapshot(order)
+
+        response = post_action(client, action, order)
+
+        assert response.status_code == 403, (state, response.status_code)
+        assert snapshot(order) == before, state

@@ -129,11 +129,15 @@ def _resume_status(order: Order) -> str:
 
 
 def order_cancel_by_staff(*, order: Order, actor: Actor, reason: str = "") -> Order:
-    """The same cancellation the customer API uses, behind the backlog's role and claim checks."""
+    """The same cancellation the customer API uses, behind the backlog's role and claim checks.
+
+    Staff cancel only what is in the backlog: an order on its way through the
+    pipeline is nobody's to stop (the customer may cancel it through the API).
+    """
     with transaction.atomic():
         order = _lock_for(order, actor)
-        if not order_is_cancellable(order):
-            _refuse_status(order, _("only orders that have not started provisioning can be cancelled."))
+        if not is_in_backlog(order) or not order_is_cancellable(order):
+            _refuse_status(order, _("only orders in the backlog that have not started provisioning can be cancelled."))
         order = order_cancel(order=order, actor=actor, reason=reason.strip() or "cancelled by staff")
         order.claimed_by = order.claimed_at = None
         order.save(update_fields=["claimed_by", "claimed_at"])
