@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
+from orderdesk.redirects import same_site_path
 from orderdesk.roles import BACKLOG_ROLES, role_required
 from orders.backlog import backlog_counts, backlog_orders, backlog_page_values, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, known_list_count, rows_for_viewer
 from orders.filters import BacklogFilter
@@ -218,7 +219,7 @@ def backlog_bulk(request):
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
-        return redirect(request.POST.get("next") or reverse("orders:backlog"))
+        return redirect(_back_to_list(request))
     action = form.cleaned_data["action"]
     results = _run_bulk(request.user, action, form.cleaned_data["orders"], form.cleaned_data["reason"])
     forget_backlog_counts(user=request.user)
@@ -226,9 +227,14 @@ def backlog_bulk(request):
         "action_label": dict(BulkForm.ACTIONS)[action],
         "results": results,
         "succeeded": sum(result.ok for result in results),
-        "back": request.POST.get("next") or reverse("orders:backlog"),
+        "back": _back_to_list(request),
     }
     return render(request, "orders/bulk_result.html", context)
+
+
+def _back_to_list(request) -> str:
+    """The backlog list the bulk form was sent from, with its filters; only a path of this site."""
+    return same_site_path(request, request.POST.get("next"), default=reverse("orders:backlog"))
 
 
 def _run_bulk(user, action: str, order_ids: list[int], reason: str) -> list[BulkResult]:

@@ -221,6 +221,28 @@ class TestBulk:
         assert response.status_code == 302
 
 
+    @pytest.mark.parametrize(
+        "target", ["https://evil.example/", "//evil.example/backlog/", "javascript:alert(1)", "/\\evil.example/", "http://testserver.evil/", " //evil.example"]
+    )
+    def test_a_bulk_request_sends_back_only_to_a_path_of_this_site(self, client, customer, catalog, order_desk, target):
+        order = held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        invalid = client.post(reverse("orders:bulk"), {"action": "reject", "orders": [order.pk], "next": target})
+        done = client.post(reverse("orders:bulk"), {"action": "approve", "orders": [order.pk], "next": target})
+
+        assert invalid.status_code == 302 and invalid["Location"] == reverse("orders:backlog")
+        assert target.strip() not in done.content.decode()
+
+    def test_a_bulk_request_goes_back_to_the_filtered_list_it_came_from(self, client, customer, catalog, order_desk):
+        order = held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        response = client.post(reverse("orders:bulk"), {"action": "reject", "orders": [order.pk], "next": "/backlog/?reason=MANUAL_APPROVAL"})
+
+        assert response["Location"] == "/backlog/?reason=MANUAL_APPROVAL"
+
+
 class TestList:
     def rows(self, client, query=""):
         page = client.get(reverse("orders:backlog") + query).content.decode()
