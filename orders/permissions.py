@@ -41,6 +41,11 @@ def user_is_senior(user) -> bool:
     return has_role(user, ORDER_DESK, MANAGER)
 
 
+def user_may_take_over(user) -> bool:
+    """Take an order someone else is working on: managers only (the order desk may put it back in the pile)."""
+    return has_role(user, MANAGER)
+
+
 def user_may_use_backlog(user) -> bool:
     return has_role(user, ORDER_DESK, MANAGER, HELPER)
 

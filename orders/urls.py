@@ -12,6 +12,7 @@ urlpatterns = [
     path("<str:number>/quote.pdf", views.order_quote_pdf, name="quote_pdf"),
     path("<str:number>/claim/", views.order_claim, name="claim"),
     path("<str:number>/release/", views.order_release, name="release"),
+    path("<str:number>/take-over/", views.order_take_over, name="take_over"),
     path("<str:number>/approve/", views.order_approve, name="approve"),
     path("<str:number>/reject/", views.order_reject, name="reject"),
     path("<str:number>/retry/", views.order_retry, name="retry"),

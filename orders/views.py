@@ -19,7 +19,7 @@ from orders.backlog import backlog_counts, backlog_orders, backlog_page_values, 
 from orders.filters import BacklogFilter
 from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
 from orders.models import Order, OrderDocument
-from orders.permissions import ActionRefused, NotPermitted, user_may_handle
+from orders.permissions import ActionRefused, NotPermitted, user_may_handle, user_may_take_over
 from orders.services import claims, review
 from orders.services.documents import order_quote_document
 from orders.services.transitions import Actor
@@ -54,15 +54,31 @@ def backlog(request):
     return render(request, "orders/backlog.html", context)
 
 
+# The orders this user passed over with Next lately (kept in the session): Next offers them last.
+PASSED_OVER_SESSION_KEY = "backlog_passed_over"
+PASSED_OVER_KEPT = 100
+
+
 @backlog_staff
 @require_POST
 def backlog_next(request):
-    order = claims.order_claim_next(user=request.user)
+    """Next: back to the order the user holds, or the next one; on a held order's page it passes that one over."""
+    skip = Order.objects.filter(number=request.POST.get("skip", "")[:20], claimed_by=request.user).first()
+    passed_over = request.session.get(PASSED_OVER_SESSION_KEY, [])
+    result = claims.order_next(user=request.user, skip=skip, passed_over=passed_over)
+    if skip is not None:
+        request.session[PASSED_OVER_SESSION_KEY] = [skip.pk, *[pk for pk in passed_over if pk != skip.pk]][:PASSED_OVER_KEPT]
     forget_backlog_counts(user=request.user)
-    if order is None:
+    if result.order is None:
         messages.info(request, _("Nothing left for you: every order you may handle is claimed or done."))
         return redirect("orders:backlog")
-    return redirect("orders:detail", number=order.number)
+    if result.returned:
+        messages.info(
+            request,
+            _("You are still working on order %(number)s: decide it, or press Next here to pass it over.")
+            % {"number": result.order.number},
+        )
+    return redirect("orders:detail", number=result.order.number)
 
 
 @backlog_staff
@@ -71,14 +87,20 @@ def order_detail(request, number):
     order = get_object_or_404(Order.objects.select_related("customer", "claimed_by"), number=number)
     claims.order_claim_touch(order=order, user=request.user)
     may_handle = user_may_handle(request.user, order)
+    claim_active = claim_is_active(order)
+    held_by_other = claim_active and order.claimed_by_id != request.user.pk
     context = {
         "order": order,
         "lines": order.lines.all(),
         "events": order.events.all(),
         "may_handle": may_handle,
-        "lines_editable": may_handle and order.status == Order.Status.NEEDS_REVIEW,
+        # The role may, and nobody else holds it: the buttons are enabled.
+        "may_act": may_handle and not held_by_other,
+        "held_by_other": held_by_other,
+        "may_take_over": held_by_other and may_handle and user_may_take_over(request.user),
+        "lines_editable": may_handle and not held_by_other and order.status == Order.Status.NEEDS_REVIEW,
         "in_backlog": is_in_backlog(order),
-        "claim_active": claim_is_active(order),
+        "claim_active": claim_active,
         "approval_needs_reason": review.approval_needs_reason(order),
         "credit_used": customer_credit_used(order.customer),
         "subscriptions": customer_subscriptions(customer=order.customer),
@@ -141,6 +163,12 @@ def _order_action(form_class=None):
 def order_claim(request, order, form):
     claims.order_claim(order=order, user=request.user)
     return _("You claimed order %(number)s.") % {"number": order.number}, False
+
+
+@_order_action()
+def order_take_over(request, order, form):
+    claims.order_take_over(order=order, user=request.user)
+    return _("You took over order %(number)s.") % {"number": order.number}, False
 
 
 @_order_action()

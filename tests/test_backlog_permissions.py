@@ -157,6 +157,7 @@ def test_next_never_gives_a_helper_an_order_with_a_senior_reason(client, custome
     client.force_login(helper)
 
     first = client.post(reverse("orders:next"))
+    client.post(reverse("orders:reject", args=[simple.number]), {"reason": "duplicate"})
     second = client.post(reverse("orders:next"))
 
     assert first["Location"] == reverse("orders:detail", args=[simple.number])
@@ -199,6 +200,61 @@ def test_someone_elses_active_claim_blocks_the_action_but_a_lapsed_one_does_not(
     assert order.status == Order.Status.REJECTED
 
 
+def test_an_order_someone_else_holds_shows_who_and_its_actions_are_disabled(client, customer, catalog, order_desk, helper):
+    order = held_order(customer, catalog, reasons=[ReviewReason.QUANTITY_OVER_CAP])
+    order_claim(order=order, user=helper)
+    client.force_login(order_desk)
+
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+
+    assert f"{helper.username} さんが担当中です" in page
+    assert 'id="save-lines-button"' not in page and 'name="quantity_SRA-1Y"' not in page
+    for marker in ('id="approve-button"', 'id="reject-button"', 'id="cancel-button"'):
+        tag = page[page.index(marker) :].split(">", 1)[0]
+        assert "disabled" in tag, marker
+    assert 'name="override_reason"' not in page or "disabled" in page[page.index('name="override_reason"') :].split(">", 1)[0]
+    assert reverse("orders:take_over", args=[order.number]) not in page  # only a manager takes over
+
+
+def test_a_manager_sees_take_over_on_an_order_someone_else_holds_and_takes_it(client, customer, catalog, helper, manager):
+    order = held_order(customer, catalog, reasons=[ReviewReason.QUANTITY_OVER_CAP])
+    order_claim(order=order, user=helper)
+    client.force_login(manager)
+
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert reverse("orders:take_over", args=[order.number]) in page
+    client.post(reverse("orders:take_over", args=[order.number]))
+
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert "disabled" not in page[page.index('id="approve-button"') :].split(">", 1)[0]
+    order.refresh_from_db()
+    assert order.claimed_by == manager
+
+
+def test_take_over_is_refused_to_other_roles(client, customer, catalog, helper, order_desk):
+    order = held_order(customer, catalog, reasons=[ReviewReason.QUANTITY_OVER_CAP])
+    order_claim(order=order, user=helper)
+    client.force_login(order_desk)
+
+    response = client.post(reverse("orders:take_over", args=[order.number]))
+
+    assert response.status_code == 403
+    order.refresh_from_db()
+    assert order.claimed_by == helper
+
+
+def test_next_on_the_page_of_the_order_i_hold_skips_it_and_does_not_bring_it_back_at_once(client, customer, catalog, order_desk):
+    first = held_order(customer, catalog, po_number="A", age=timedelta(hours=5))
+    second = held_order(customer, catalog, po_number="B", age=timedelta(hours=1))
+    client.force_login(order_desk)
+
+    assert client.post(reverse("orders:next"))["Location"] == reverse("orders:detail", args=[first.number])
+    assert client.post(reverse("orders:next"))["Location"] == reverse("orders:detail", args=[first.number])  # still mine: back to it
+    assert client.post(reverse("orders:next"), {"skip": first.number})["Location"] == reverse("orders:detail", args=[second.number])
+    assert client.post(reverse("orders:next"), {"skip": second.number})["Location"] == reverse("orders:detail", args=[first.number])
+    assert Order.objects.filter(claimed_by=order_desk).count() == 1
+
+
 def test_signing_in_with_a_password_reaches_the_backlog(client):
     make_staff("kobayashi", "order_desk", password=PASSWORD)
     assert client.login(username="kobayashi", password=PASSWORD)
@@ -236,6 +292,8 @@ def expected_to_succeed(action: str, role: str, state: str) -> bool:
     role_may = role in ("order_desk", "manager") or (role == "helper" and for_helpers)
     if action == "release":  # giving back one's own claim is always allowed
         return True
+    if action == "take_over":  # a colleague holds it
+        return role == "manager" and in_backlog
     applies = {
         "claim": in_backlog,
         "next": in_backlog,
@@ -251,7 +309,7 @@ def expected_to_succeed(action: str, role: str, state: str) -> bool:
     return role_may and applies
 
 
-MATRIX_ACTIONS = ["claim", "next", "release", "approve", "reject", "edit", "retry", "cancel", "bulk-approve", "bulk-reject", "bulk-retry"]
+MATRIX_ACTIONS = ["claim", "next", "release", "take_over", "approve", "reject", "edit", "retry", "cancel", "bulk-approve", "bulk-reject", "bulk-retry"]
 
 
 def matrix_order(customer, catalog, state: str, po_number: str) -> Order:
@@ -288,13 +346,15 @@ def snapshot(order: Order) -> tuple:
 @pytest.mark.parametrize("action", MATRIX_ACTIONS)
 def test_every_action_acts_only_on_orders_this_role_may_handle_in_their_current_state(client, customer, catalog, action, role):
     user = make_staff(f"{role}-user", role)
+    colleague = make_staff("colleague", "order_desk")
     client.force_login(user)
     wrong = []
     for index, state in enumerate(STATES):
         Order.objects.all().delete()  # one order at a time, so that Next has only this one to take
         order = matrix_order(customer, catalog, state, po_number=f"PO-{index}")
-        if action == "release":
-            Order.objects.filter(pk=order.pk).update(claimed_by=user, claimed_at=timezone.now())
+        if action in ("release", "take_over"):
+            holder = user if action == "release" else colleague
+            Order.objects.filter(pk=order.pk).update(claimed_by=holder, claimed_at=timezone.now())
         before = snapshot(order)
 
         response = post_action(client, action, order)
