@@ -149,6 +149,7 @@ def _render_editor(request, editor: QuoteEditor, *, quote: Quote | None):
         {
             "editor": editor,
             "quote": quote,
+            "preview": _preview(editor if editor.header.is_bound else QuoteEditor.bind(editor.as_data())),
             "next_index": max((row.index for row in editor.rows), default=-1) + 1,
             "customers": customer_search(text=""),
         },
