@@ -24,6 +24,7 @@ from orders.services import claims, review
 from orders.services.documents import order_quote_document
 from orders.services.transitions import Actor
 from quotes.pdf import QuotePdfRenderer
+from quotes.services.documents import as_draft
 
 backlog_staff = role_required(*BACKLOG_ROLES)
 
@@ -117,12 +118,12 @@ def order_detail(request, number):
 @backlog_staff
 @require_GET
 def order_quote_pdf(request, number):
-    """The stored 御見積書 once the pipeline rendered it; before that, a preview rendered on the spot."""
+    """The stored 御見積書 once the pipeline rendered it; before that, a preview rendered on the spot, marked a draft."""
     order = get_object_or_404(Order.objects.select_related("customer"), number=number)
     document = OrderDocument.objects.filter(order=order, kind=OrderDocument.Kind.QUOTE).first()
     if document is not None:
         return FileResponse(document.file.open("rb"), content_type=document.content_type, filename=f"{order.number}-quote.pdf")
-    rendered = QuotePdfRenderer().render(order_quote_document(order=order))
+    rendered = QuotePdfRenderer().render(as_draft(order_quote_document(order=order)))
     response = HttpResponse(rendered.content, content_type=rendered.content_type)
     response["Content-Disposition"] = f'inline; filename="{order.number}-quote-preview.pdf"'
     return response

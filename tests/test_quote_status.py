@@ -188,7 +188,7 @@ def test_the_revision_suffix_is_printed_on_the_pdf(quote, tmp_path, requires_too
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
     assert f"{quote.base_number}-R2" in text
-    assert "御見積書" in text and "（案）" not in text
+    assert "御見積書" in text and "（案）" not in text and "見本" not in text and "DRAFT" not in text
 
 
 def test_a_draft_pdf_says_it_is_a_draft(catalog, customer, tmp_path, requires_tool):
@@ -199,7 +199,7 @@ def test_a_draft_pdf_says_it_is_a_draft(catalog, customer, tmp_path, requires_to
 
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
-    assert "御見積書（案）" in text
+    assert "御見積書（案）" in text and "見本" in text and "DRAFT" in text
 
 
 # --- expiry -----------------------------------------------------------------------
