@@ -169,6 +169,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language on every page (orderdesk/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["orderdesk.formats"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
@@ -328,6 +330,9 @@ BACKLOG_PAGE_SIZE = env_int("BACKLOG_PAGE_SIZE", 50, minimum=5)
 BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
 # The counts at the top are shared by everyone with the page open and may be this old (0: never cached).
 BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimum=0)
+# Most orders one bulk action over "all matching" takes, oldest first; each is its own transaction,
+# in the web request, so this keeps a request well inside the web server's timeout.
+BACKLOG_BULK_MAX_ORDERS = env_int("BACKLOG_BULK_MAX_ORDERS", 500, minimum=1)
 
 # --- Celery ----------------------------------------------------------------------
 

@@ -7,8 +7,7 @@ on the backlog pages starts from `backlog_orders`.
 """
 
 import functools
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,9 +15,12 @@ from django.core.cache import cache
 from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import JSONArray
 from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 
-from orders.models import Order, OrderLine, ReviewReason
-from orders.permissions import may_handle_check, with_reasons_text
+from orders import display
+from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, BacklogPreference, Order, OrderLine, ReviewReason
+from orders.permissions import HELPER_REASONS, may_handle_check, with_reasons_text
 from orders.rules import OPEN_EXCLUDED_STATUSES
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
@@ -100,7 +102,57 @@ def age_band(created_at: datetime, now: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class CountGroup:
+    """Backlog orders alike in everything the counts at the top of the page tell apart, and how many."""
+
+    status: str
+    reasons: frozenset[str]
+    stuck: bool
+    claimed: bool  # someone's claim is active
+    band: str
+    orders: int
+    mine: bool = False  # the viewer's active claim
+
+
+@dataclass(frozen=True)
+class BacklogFacts:
+    """Every order a list may show, grouped: `groups` (all of them) and `mine` (the viewer's claims among them)."""
+
+    groups: list[CountGroup]
+    mine: list[CountGroup]
+
+
+# A chip at the top of the page narrows the list by one value of one of these;
+# each dimension's test of a group, for a value.
+CHIP_TESTS = {
+    "state": lambda value: {
+        "needs_review": lambda group: group.status == Order.Status.NEEDS_REVIEW,
+        "failed": lambda group: group.status == Order.Status.FAILED,
+        "stuck": lambda group: group.stuck,
+    }[value],
+    "reason": lambda value: lambda group: value in group.reasons,
+    "age": lambda value: lambda group: group.band == value,
+    "claim": lambda value: lambda group: not group.claimed,  # "mine" picks BacklogFacts.mine instead
+}
+CHIP_DIMENSIONS = tuple(CHIP_TESTS)
+AGE_BANDS = (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)
+
+
+def group_is_for_helpers(group: CountGroup) -> bool:
+    """orders.permissions.order_is_for_helpers, for a group of orders."""
+    return group.status == Order.Status.NEEDS_REVIEW and bool(group.reasons) and group.reasons <= HELPER_REASONS
+
+
+@dataclass(frozen=True)
 class BacklogCounts:
+    """The numbers at the top of the backlog, following the active filters.
+
+    `total` is the list itself (every filter applied). Each chip counts the
+    orders its value would show with the other filters kept: with a customer
+    and "overdue" chosen, the reason chips count that customer's overdue
+    orders per reason, and the age chips that customer's orders per age band.
+    """
+
     total: int
     needs_review: int
     failed: int
@@ -109,118 +161,121 @@ class BacklogCounts:
     mine: int
     by_reason: dict[str, int]
     by_age: dict[str, int]
+    needs_override: int  # orders in the list that approving would override a rule for
 
 
-COUNTS_CACHE_KEY = "backlog:counts"
+def counts_from_facts(facts: BacklogFacts, *, chips: dict[str, str], helpers_only: bool = False) -> BacklogCounts:
+    """The counts for a list narrowed by `chips` ({dimension: value}), from the grouped facts alone."""
+    base = [group for group in facts.groups if group_is_for_helpers(group)] if helpers_only else facts.groups
+    mine = [group for group in facts.mine if group_is_for_helpers(group)] if helpers_only else facts.mine
+
+    def orders_where(skip: str | None = None, **extra) -> list[CountGroup]:
+        """The groups that pass every active chip (but the `skip` dimension's), and `extra` chips."""
+        active = {name: value for name, value in chips.items() if name != skip} | extra
+        groups = mine if active.get("claim") == "mine" else base
+        tests = [CHIP_TESTS[name](value) for name, value in active.items() if not (name == "claim" and value == "mine")]
+        return [group for group in groups if all(test(group) for test in tests)]
+
+    def total(groups) -> int:
+        return sum(group.orders for group in groups)
+
+    listed = orders_where()
+    return BacklogCounts(
+        total=total(listed),
+        needs_review=total(orders_where("state", state="needs_review")),
+        failed=total(orders_where("state", state="failed")),
+        stuck=total(orders_where("state", state="stuck")),
+        unclaimed=total(orders_where("claim", claim="unclaimed")),
+        mine=total(orders_where("claim", claim="mine")),
+        by_reason={code: total(orders_where("reason", reason=code)) for code in ReviewReason.values},
+        by_age={band: total(orders_where("age", age=band)) for band in AGE_BANDS},
+        needs_override=total(
+            group for group in listed if group.status == Order.Status.NEEDS_REVIEW and group.reasons - REASONS_APPROVED_WITHOUT_OVERRIDE
+        ),
+    )
+
+
+GROUPS_CACHE_KEY = "backlog:groups"
 
 
 def mine_cache_key(user) -> str:
-    return f"{COUNTS_CACHE_KEY}:mine:{user.pk}"
+    return f"{GROUPS_CACHE_KEY}:mine:{user.pk}"
 
 
-def backlog_counts(*, user, now: datetime | None = None) -> BacklogCounts:
-    """The counts for this user: the shared counts and the user's own claims, each cached for a few seconds.
+def backlog_facts(*, user, now: datetime | None = None, narrowed: QuerySet | None = None, exact_mine: bool = False) -> BacklogFacts:
+    """The grouped backlog the counts are made from, for this user.
 
-    In a surge dozens of people keep the page open and it refreshes itself:
-    the shared counts are computed at most once per BACKLOG_COUNTS_CACHE_SECONDS
-    for all of them, and each person's count of their own claims at most once
-    per that time for them, so a refresh usually asks the database for the
-    list alone. Both come from the cache in one round trip.
-    `forget_backlog_counts` drops them after a staff action, so the person who
-    acted sees the new numbers at once.
+    The whole backlog's groups are shared by everyone and each person's claims
+    are their own; both are cached for BACKLOG_COUNTS_CACHE_SECONDS and come
+    from the cache in one round trip. In a surge dozens of people keep the page
+    open and it refreshes itself: the groups are computed at most once per that
+    time for all of them, and any combination of chips (reason, state, age,
+    claim) is counted from them in Python, so a refresh usually asks the
+    database for the list alone. `forget_backlog_counts` drops them after a
+    staff action, so the person who acted sees the new numbers at once.
+
+    `narrowed`: the backlog already narrowed by a search or a customer, grouped
+    on the spot (with the viewer's claims marked), not cached.
+    `exact_mine`: the list shows the user's own claims: count them now, so that
+    a claim made elsewhere in the last seconds is not left off its pages.
     """
     now = now or timezone.now()
+    if narrowed is not None:
+        groups = grouped_backlog(narrowed, now=now, viewer=user)
+        return BacklogFacts(groups=groups, mine=[group for group in groups if group.mine])
     seconds = settings.BACKLOG_COUNTS_CACHE_SECONDS
-    keys = {"shared": COUNTS_CACHE_KEY, "mine": mine_cache_key(user)}
+    keys = {"shared": GROUPS_CACHE_KEY, "mine": mine_cache_key(user)}
     cached = cache.get_many(keys.values()) if seconds else {}
-    shared, mine = cached.get(keys["shared"]), cached.get(keys["mine"])
+    shared, mine = cached.get(keys["shared"]), None if exact_mine else cached.get(keys["mine"])
     counted = {}
     if shared is None:
-        shared = counted[keys["shared"]] = shared_backlog_counts(now=now)
+        shared = counted[keys["shared"]] = grouped_backlog(backlog_orders(now=now), now=now)
     if mine is None:
-        mine = counted[keys["mine"]] = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user).count()
+        mine_orders = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user)
+        mine = counted[keys["mine"]] = [replace(group, mine=True) for group in grouped_backlog(mine_orders, now=now)]
     if counted and seconds:
         cache.set_many(counted, seconds)
-    return replace(shared, mine=mine)
-
-
-def known_list_count(counts: BacklogCounts, narrowing: dict) -> int | None:
-    """How many orders a list filtered by `narrowing` holds, when the counts already say; else None.
-
-    The whole backlog and each single count link at the top of the page
-    (one reason, state, age band, or unclaimed) are already counted: the list
-    then needs no COUNT(*) of its own over thousands of open orders. Not the
-    user's own claims: that count is cached per person and a claim made
-    elsewhere would leave it short, hiding orders from the list; counting
-    them uses the index on claimed_by and reads a handful of rows.
-    """
-    if not narrowing:
-        return counts.total
-    if len(narrowing) != 1:
-        return None
-    [(name, value)] = narrowing.items()
-    known = {
-        "reason": counts.by_reason,
-        "age": counts.by_age,
-        "state": {"needs_review": counts.needs_review, "failed": counts.failed, "stuck": counts.stuck},
-        "claim": {"unclaimed": counts.unclaimed},
-    }
-    return known.get(name, {}).get(value)
+    return BacklogFacts(groups=shared, mine=mine)
 
 
 def forget_backlog_counts(*, user) -> None:
-    """After `user` acted: the shared counts and the user's own count of claims are recounted on the next page."""
-    cache.delete_many([COUNTS_CACHE_KEY, mine_cache_key(user)])
+    """After `user` acted: the shared groups and the user's own claims are counted again on the next page."""
+    cache.delete_many([GROUPS_CACHE_KEY, mine_cache_key(user)])
 
 
-def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
-    """Counts for the top of the page: totals, per reason, per age band, unclaimed. One query.
+def grouped_backlog(orders: QuerySet[Order], *, now: datetime, viewer=None) -> list[CountGroup]:
+    """The orders grouped by what the counts tell apart (status, reasons, stuck, claim, age band). One query.
 
-    The database groups the backlog by what the counts need (status, reasons,
-    stuck, claim, age band): a few dozen groups however many orders wait,
-    computed in one pass. Python then adds the groups up; an order with two
-    reasons counts once under each.
+    The database groups however many orders wait into a few dozen groups in
+    one pass; Python then adds up whatever the page asks for. With a `viewer`
+    the groups also tell the viewer's own claims apart.
     """
-    now = now or timezone.now()
     bands = age_band_ranges(now)
-    groups = (
-        backlog_orders(now=now)
-        .annotate(
-            is_stuck=Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
-            claim=Case(When(unclaimed_q(now), then=Value("unclaimed")), default=Value("claimed")),
-            band=Case(
-                When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
-                When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
-                default=Value(AgeBand.OVERDUE),
-            ),
+    annotations = {
+        "is_stuck": Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
+        "claimed": Case(When(active_claim_q(now), then=Value(True)), default=Value(False)),
+        "band": Case(
+            When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
+            When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
+            default=Value(AgeBand.OVERDUE),
+        ),
+    }
+    if viewer is not None:
+        annotations["mine"] = Case(When(active_claim_q(now) & Q(claimed_by=viewer), then=Value(True)), default=Value(False))
+    columns = ["status", "review_reasons", "is_stuck", "claimed", "band", *(["mine"] if viewer is not None else [])]
+    rows = orders.annotate(**annotations).order_by().values(*columns).annotate(orders=Count("pk"))
+    return [
+        CountGroup(
+            status=row["status"],
+            reasons=frozenset(row["review_reasons"] or []),
+            stuck=row["is_stuck"],
+            claimed=row["claimed"],
+            band=row["band"],
+            orders=row["orders"],
+            mine=row.get("mine", False),
         )
-        .order_by()
-        .values("status", "review_reasons", "is_stuck", "claim", "band")
-        .annotate(orders=Count("pk"))
-    )
-    by_status: Counter = Counter()
-    by_claim: Counter = Counter()
-    by_reason: Counter = Counter({code: 0 for code in ReviewReason.values})
-    by_age: Counter = Counter({band: 0 for band in (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)})
-    stuck = 0
-    for group in groups:
-        n = group["orders"]
-        by_status[group["status"]] += n
-        by_claim[group["claim"]] += n
-        by_age[group["band"]] += n
-        stuck += n if group["is_stuck"] else 0
-        for code in set(group["review_reasons"] or []):
-            by_reason[code] += n
-    return BacklogCounts(
-        total=sum(by_status.values()),
-        needs_review=by_status[Order.Status.NEEDS_REVIEW],
-        failed=by_status[Order.Status.FAILED],
-        stuck=stuck,
-        unclaimed=by_claim["unclaimed"],
-        mine=0,
-        by_reason=dict(by_reason),
-        by_age=dict(by_age),
-    )
+        for row in rows
+    ]
 
 
 class LineList(Aggregate):
@@ -266,7 +321,9 @@ class BacklogRow:
 
     Building an Order and a Customer per row, and reading the lines in a query
     of their own, cost more than the SQL of the whole page (bench/README.md).
-    The last four fields are worked out by `rows_for_viewer`.
+    The fields after `line_items` are worked out by `rows_for_viewer`: what the
+    viewer may do, and every text the row shows, as plain strings the template
+    prints (and escapes) as they are.
     """
 
     pk: int
@@ -285,8 +342,20 @@ class BacklogRow:
     line_items: list[tuple[str, int]]
     may_handle: bool = False
     claim_active: bool = False
+    held_by_other: bool = False
+    locked_because: str = ""  # why the viewer may not select it; empty when they may
+    needs_override: bool = False  # approving it overrides a rule, so needs a reason
     band: str = AgeBand.FRESH
     detail_url: str = ""
+    state_label: str = ""  # "Failed", "Stuck: provisioning"; nothing while it waits for review
+    state_class: str = ""
+    reason_labels: list[str] = field(default_factory=list)
+    failure: str = ""
+    lines_text: str = ""
+    total_text: str = ""
+    age_text: str = ""
+    received_text: str = ""
+    claimer: str = ""
 
 
 def backlog_page_values(orders: QuerySet[Order]) -> QuerySet:
@@ -294,19 +363,63 @@ def backlog_page_values(orders: QuerySet[Order]) -> QuerySet:
     return orders.annotate(line_items=line_items_subquery()).values_list(*ROW_COLUMNS)
 
 
+class _RowTexts:
+    """What the rows of one page share, worked out once: translated labels, the time, ages per minute."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+        self.reasons = {code: str(label) for code, label in display.REASON_LABELS.items()}
+        self.failed = display.status_label(Order.Status.FAILED)
+        self.stuck = {status: _("Stuck: %(status)s") % {"status": display.status_label(status)} for status in Order.MOVING_STATUSES}
+        self.not_for_role = _("Only the order desk or a manager may handle this order.")
+        self.me = _("me")
+        self._ages: dict[int, str] = {}
+
+    def age(self, created_at: datetime) -> str:
+        """The age badge's text; rows of the same minute share it (translating it is the costly part)."""
+        minutes = int((self.now - created_at).total_seconds() // 60)
+        if minutes not in self._ages:
+            self._ages[minutes] = display.age(created_at, self.now)
+        return self._ages[minutes]
+
+
 def rows_for_viewer(values, *, user, now: datetime, detail_base: str) -> list[BacklogRow]:
-    """The rows of one page, from `backlog_page_values`, with what the viewer may do and how old each order is."""
+    """The rows of one page, from `backlog_page_values`, with what the viewer may do and how each is shown."""
     may_handle = may_handle_check(user)
+    texts = _RowTexts(now=now)
     rows = []
     for columns in values:
         row = BacklogRow(*columns)
         row.line_items = [(sku, quantity) for _position, sku, quantity in sorted(row.line_items or [])]
         row.may_handle = may_handle(row)
         row.claim_active = claim_is_active(row, now)
+        row.held_by_other = row.claim_active and row.claimed_by_id != user.pk
+        if not row.may_handle:
+            row.locked_because = texts.not_for_role
+        elif row.held_by_other:
+            row.locked_because = _("%(user)s is working on this order.") % {"user": row.claimed_by_username}
+        row.needs_override = row.status == Order.Status.NEEDS_REVIEW and bool(set(row.review_reasons or []) - REASONS_APPROVED_WITHOUT_OVERRIDE)
         row.band = age_band(row.created_at, now)
         row.detail_url = f"{detail_base}{row.number}/"
+        _describe(row, texts)
         rows.append(row)
     return rows
+
+
+def _describe(row: BacklogRow, texts: _RowTexts) -> None:
+    """The row's texts, in the reader's language."""
+    if row.status == Order.Status.FAILED:
+        row.state_label, row.state_class = texts.failed, "bad"
+        row.failure = Truncator(display.event_reason(row.status_reason)).chars(60)
+    elif row.status != Order.Status.NEEDS_REVIEW:
+        row.state_label, row.state_class = texts.stuck.get(row.status, row.status), "warn"
+    row.reason_labels = [texts.reasons.get(code, code) for code in row.review_reasons or []]
+    row.lines_text = ", ".join(f"{sku} × {quantity:,}" for sku, quantity in row.line_items)
+    row.total_text = display.yen(row.total)
+    row.age_text = texts.age(row.created_at)
+    row.received_text = display.when(row.created_at)
+    if row.claim_active:
+        row.claimer = texts.me if row.claimed_by_id and not row.held_by_other else row.claimed_by_username
 
 
 def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
@@ -320,3 +433,9 @@ def customer_credit_used(customer) -> int:
     """Yen of the customer's open orders — the sum the credit-limit rule compares with the limit."""
     open_orders = Order.objects.filter(customer=customer).exclude(status__in=OPEN_EXCLUDED_STATUSES)
     return open_orders.aggregate(total=Sum("total"))["total"] or 0
+
+
+def backlog_density_of(user) -> str:
+    """The row density the user chose (dense unless they asked for comfortable rows)."""
+    chosen = BacklogPreference.objects.filter(user=user).values_list("density", flat=True).first()
+    return chosen or BacklogPreference.Density.DENSE

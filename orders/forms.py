@@ -4,11 +4,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Product
-from orders.models import Order
+from orders.models import BacklogPreference, Order
+
+# "then=next" on a decision: open the next order after it ("approve and next").
+THEN_CHOICES = [("", _("Back to the backlog")), ("next", _("The next order"))]
 
 
 class ApproveForm(forms.Form):
     override_reason = forms.CharField(label=_("Reason for overriding the rule"), max_length=400, required=False)
+    then = forms.ChoiceField(choices=THEN_CHOICES, required=False)
 
 
 class RejectForm(forms.Form):
@@ -17,6 +21,11 @@ class RejectForm(forms.Form):
         max_length=400,
         error_messages={"required": _("Give a reason for the rejection.")},
     )
+    then = forms.ChoiceField(choices=THEN_CHOICES, required=False)
+
+
+class DensityForm(forms.Form):
+    density = forms.ChoiceField(label=_("Rows"), choices=BacklogPreference.Density.choices)
 
 
 class CancelForm(forms.Form):
@@ -24,18 +33,27 @@ class CancelForm(forms.Form):
 
 
 class BulkForm(forms.Form):
+    """A bulk action on the selected orders, or on every order matching the list's filters."""
+
     ACTIONS = [("approve", _("Approve")), ("reject", _("Reject")), ("retry", _("Retry"))]
-    MAX_ORDERS = 200
+    SELECTED, MATCHING = "selected", "matching"
+    MAX_ORDERS = 200  # picked one by one: a page at most
 
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
-    orders = forms.TypedMultipleChoiceField(label=_("Orders"), coerce=int, choices=())
+    scope = forms.ChoiceField(
+        label=_("Orders"), choices=[(SELECTED, _("The selected orders")), (MATCHING, _("All matching orders"))], required=False
+    )
+    orders = forms.TypedMultipleChoiceField(label=_("Orders"), coerce=int, choices=(), required=False)
+    # For "all matching": the list's filters as a query string, and when the list was shown
+    # (orders that came in after that are not what the person saw, and are left out).
+    query = forms.CharField(required=False, max_length=2000)
+    seen_at = forms.DateTimeField(required=False)
     reason = forms.CharField(label=_("Reason"), max_length=400, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Any order id is acceptable in shape; each one is checked (and may be refused) on its own.
         self.fields["orders"].valid_value = lambda value: str(value).isdigit()
-        self.fields["orders"].error_messages["required"] = _("Select at least one order.")
 
     def clean_orders(self):
         ids = self.cleaned_data["orders"]
@@ -45,6 +63,9 @@ class BulkForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        data["scope"] = data.get("scope") or self.SELECTED
+        if data["scope"] == self.SELECTED and not data.get("orders") and "orders" not in self.errors:
+            self.add_error("orders", _("Select at least one order."))
         if data.get("action") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give a reason for the rejection."))
         return data

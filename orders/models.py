@@ -18,6 +18,10 @@ class ReviewReason(models.TextChoices):
     PROVISIONING_REFUSED = "PROVISIONING_REFUSED", _("Licensing refused the seats")
 
 
+# Approving an order held only for these is exactly what they ask for; approving over any other reason overrides a rule.
+REASONS_APPROVED_WITHOUT_OVERRIDE = frozenset({ReviewReason.MANUAL_APPROVAL})
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -222,3 +226,21 @@ class OrderDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.kind}"
+
+
+class BacklogPreference(models.Model):
+    """How one person likes the backlog shown; remembered across sessions and devices."""
+
+    class Density(models.TextChoices):
+        DENSE = "dense", _("Dense")
+        COMFORTABLE = "comfortable", _("Comfortable")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backlog_preference")
+    density = models.CharField(_("row density"), max_length=16, choices=Density.choices, default=Density.DENSE)
+
+    class Meta:
+        verbose_name = _("backlog preference")
+        verbose_name_plural = _("backlog preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.density}"

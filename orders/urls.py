@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.backlog, name="backlog"),
     path("next/", views.backlog_next, name="next"),
     path("bulk/", views.backlog_bulk, name="bulk"),
+    path("density/", views.backlog_density, name="density"),
     path("<str:number>/", views.order_detail, name="detail"),
     path("<str:number>/quote.pdf", views.order_quote_pdf, name="quote_pdf"),
     path("<str:number>/claim/", views.order_claim, name="claim"),

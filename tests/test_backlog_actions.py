@@ -300,9 +300,10 @@ class TestList:
 
         rows = {row.split('"')[1]: row for row in self.rows(client).split("<tr data-order-id=")[1:]}
 
-        assert '<span class="nowrap">SRA-1Y × 10</span>, <span class="nowrap">RDA-1Y × 5</span>' in rows[str(two_lines.pk)]
-        assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
-        assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
+        assert '<td class="lines-summary" title="SRA-1Y × 10, RDA-1Y × 5">SRA-1Y × 10, RDA-1Y × 5</td>' in rows[str(two_lines.pk)]
+        assert f'<td class="claimer">{manager.username}</td>' in rows[str(two_lines.pk)]
+        assert 'disabled title="suzuki さんがこの受注を担当しています。"' in rows[str(two_lines.pk)]  # not selectable for bulk actions
+        assert '<td class="lines-summary" title=""></td>' in rows[str(no_lines.pk)]
         assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
 
     def test_the_count_links_mark_the_current_reason_and_leave_out_empty_ones(self, client, customer, catalog, order_desk):
@@ -317,12 +318,50 @@ class TestList:
         credit, manual = ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL
         with translation.override("en"):
             credit_label, manual_label = escape(credit.label), escape(manual.label)
-        assert f'<a class="count reason current" href="?reason={credit}"><strong>1</strong> {credit_label}</a>' in page
+        # The current reason's link clears it; another reason's link replaces it; the others keep it.
+        assert f'<a class="count reason current" href="?" aria-current="true"><strong>1</strong> {credit_label}</a>' in page
         assert f'<a class="count reason" href="?reason={manual}"><strong>2</strong> {manual_label}</a>' in page
         assert f"?reason={ReviewReason.SUSPECTED_DUPLICATE}" not in page
-        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in page
-        assert '<a class="count bad" href="?state=failed"><strong>1</strong> failed</a>' in page
-        assert '<a class="count" href="?state=stuck"><strong>0</strong> stuck</a>' in page
+        assert '<a class="count total" href="?"><strong>1</strong> in this view</a>' in page
+        assert f'<a class="count" href="?reason={credit}&amp;state=failed"><strong>0</strong> failed</a>' in page
+        assert f'<a class="count" href="?reason={credit}&amp;state=stuck"><strong>0</strong> stuck</a>' in page
+        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in self.rows(client)
+
+    def test_the_counts_follow_the_active_filters(self, client, customer, catalog, order_desk):
+        other = CustomerFactory(code="ACME", name="アクメ株式会社")
+        held_order(customer, catalog, po_number="O-1", reasons=[ReviewReason.OVER_CREDIT_LIMIT], age=timedelta(days=2))
+        held_order(other, catalog, po_number="A-1", reasons=[ReviewReason.OVER_CREDIT_LIMIT], age=timedelta(days=2))
+        held_order(other, catalog, po_number="A-2", reasons=[ReviewReason.MANUAL_APPROVAL])
+        held_order(other, catalog, po_number="A-3", status=Order.Status.FAILED, reasons=[], age=timedelta(days=2))
+        client.force_login(order_desk)
+
+        def chips(query):
+            page = self.rows(client, query)
+            return {label: int(n) for n, label in re.findall(r'<a class="count[^"]*" href="[^"]*"[^>]*><strong>(\d+)</strong> ([^<]+)</a>', page)}
+
+        everything = chips("")
+        acme = chips("?customer=ACME")
+        acme_overdue = chips("?customer=ACME&age=overdue")
+        searched = chips("?q=A-")
+
+        assert (everything["件 対応待ち"], everything["与信限度額の超過"], everything["期限超過"]) == (4, 2, 3)
+        assert (acme["件 表示中"], acme["与信限度額の超過"], acme["失敗"], acme["期限超過"], acme["新着"]) == (3, 1, 1, 2, 1)
+        # Each chip counts with the other filters kept: the age chips ignore the age chosen, the others follow it.
+        assert (acme_overdue["件 表示中"], acme_overdue["与信限度額の超過"], acme_overdue["失敗"], acme_overdue["新着"]) == (2, 1, 1, 1)
+        assert "手動承認が必要な顧客" not in acme_overdue
+        assert searched["件 表示中"] == 3
+
+    def test_a_list_of_my_claims_is_counted_exactly(self, client, customer, catalog, order_desk):
+        first, second = held_order(customer, catalog, po_number="C-1"), held_order(customer, catalog, po_number="C-2")
+        client.force_login(order_desk)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)
+
+        order_claim(order=first, user=order_desk)
+        order_claim(order=second, user=order_desk)  # not through a page: the cached count does not know
+
+        page = self.rows(client, "?claim=mine")
+        assert first.number in page and second.number in page
+        assert '<strong>2</strong> 件 表示中' in page
 
     def test_sorting_by_total_puts_equal_totals_oldest_first(self, client, customer, catalog, order_desk):
         small_old = held_order(customer, catalog, po_number="S-OLD", lines=[("SRA-1Y", 1)], age=timedelta(hours=3))
@@ -352,14 +391,15 @@ class TestList:
         assert 'role="alert"' not in plain and re.findall(r'value="([^"]+)" selected', plain) == []
 
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
-        from orders.backlog import shared_backlog_counts
+        from orders.backlog import BacklogFacts, backlog_orders, counts_from_facts, grouped_backlog
 
         held_order(customer, catalog, po_number="1", reasons=[ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="2", reasons=[ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="3", status=Order.Status.FAILED, reasons=[])
 
         with CaptureQueriesContext(connection) as queries:
-            counts = shared_backlog_counts(now=timezone.now())
+            groups = grouped_backlog(backlog_orders(), now=timezone.now())
+        counts = counts_from_facts(BacklogFacts(groups=groups, mine=[]), chips={})
 
         assert len(queries) == 1
         assert (counts.total, counts.needs_review, counts.failed) == (3, 2, 1)
@@ -371,6 +411,8 @@ class TestList:
         for i in range(30):
             held_order(customer, catalog, po_number=f"PO-{i}", lines=[("SRA-1Y", 10), ("RDA-1Y", 5)])
         client.force_login(order_desk)
+
+        client.get(reverse("orders:backlog"))  # the first page of a session reads the user's row density once
 
         def queries_for(page_size):
             settings.BACKLOG_PAGE_SIZE = page_size

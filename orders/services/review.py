@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing.models import Product
 from licensing.pricing import LineAmount, PricingError, document_totals, product_unit_price
 from orders.backlog import is_in_backlog
-from orders.models import Order, OrderEvent, OrderLine, ReviewReason
+from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, Order, OrderEvent, OrderLine, ReviewReason
 from orders.permissions import ActionRefused, ensure_may_handle
 from orders.rules import order_review_reasons
 from orders.services.cancellation import order_cancel, order_is_cancellable
@@ -25,8 +25,6 @@ from orders.services.transitions import Actor, order_transition, record_event
 
 Status = Order.Status
 RELEASE_CLAIM = {"claimed_by": None, "claimed_at": None}
-# Approving these is exactly what they ask for; approving over any other reason overrides a rule.
-REASONS_APPROVED_WITHOUT_OVERRIDE = frozenset({ReviewReason.MANUAL_APPROVAL})
 # Set by the pipeline, not by the rules: an edit that re-runs the rules keeps it.
 REASONS_THE_RULES_DO_NOT_SET = frozenset({ReviewReason.PROVISIONING_REFUSED})
 # A failed order resumes where it failed once a person approved it; earlier failures start over.

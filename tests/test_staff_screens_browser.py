@@ -1,0 +1,97 @@
+"""The staff pages as a person sees them at 1366×900, in Japanese and English (headless Chromium).
+
+A realistic backlog (thirty orders from five customers, long names, every kind
+of reason, claims), an order, a quote. Each page is checked for what went wrong
+in a surge: rows that do not fit, cards wider than the window, headings on top
+of text. Screenshots go to $ORDERDESK_ARTIFACTS (default test-artifacts/).
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from licensing.services import seats_provision
+from orders.models import Order, ReviewReason
+from tests.backlog_support import PASSWORD, held_order, make_staff
+from tests.factories import CustomerFactory, draft_quote
+from tests.test_backlog_browser import ARTIFACTS, browser, sign_in  # noqa: F401 — the module's Chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WIDTH, HEIGHT = 1366, 900
+REASON_MIX = [
+    [ReviewReason.MANUAL_APPROVAL],
+    [ReviewReason.QUANTITY_OVER_CAP],
+    [ReviewReason.SUSPECTED_DUPLICATE],
+    [ReviewReason.OVER_CREDIT_LIMIT],
+    [ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL],
+    [ReviewReason.ADDON_EXCEEDS_BASE],
+    [ReviewReason.PRICE_DIFFERS_FROM_QUOTE],
+]
+NAMES = ["株式会社サンプル商事", "テレワーク工業株式会社", "公益財団法人マニュアル承認", "有限会社スモール（与信枠小）", "ＡＢＣホールディングス株式会社 東日本営業本部"]
+
+
+@pytest.fixture
+def window(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="ja-JP")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"screen-{name}.png"))
+
+
+def switch_language(page, code: str) -> None:
+    page.click(f"button[name=language][value={code}]")
+    page.wait_for_selector(f"html[lang={code}]")
+
+
+@pytest.fixture
+def surge(catalog):
+    customers = [CustomerFactory(code=f"C{i}", name=name) for i, name in enumerate(NAMES)]
+    orders = []
+    for i in range(30):
+        reasons = REASON_MIX[i % len(REASON_MIX)]
+        lines = [("SRA-1Y", 1200 if ReviewReason.QUANTITY_OVER_CAP in reasons else 50 + i), ("RDA-1Y", 20 + i)][: 1 + i % 2]
+        orders.append(
+            held_order(customers[i % 5], catalog, reasons=reasons, lines=lines, po_number=f"PO-2026-{i:04d}", age=timedelta(minutes=30 + 47 * i))
+        )
+    orders.append(held_order(customers[0], catalog, status=Order.Status.FAILED, reasons=[], po_number="PO-FAILED", age=timedelta(hours=30)))
+    colleague = make_staff("yamada", "order_desk")
+    Order.objects.filter(pk=orders[3].pk).update(claimed_by=colleague, claimed_at=timezone.now())
+    seats_provision(customer=customers[0], product=catalog["SRA-1Y"], quantity=120, reference="earlier-1", reason="earlier")
+    seats_provision(customer=customers[0], product=catalog["RDA-1Y"], quantity=40, reference="earlier-2", reason="earlier")
+    return {"customers": customers, "orders": orders}
+
+
+def test_the_backlog_order_and_quote_pages_at_1366_in_japanese_and_english(live_server, window, surge, catalog):
+    page = window
+    user = make_staff("tanaka", "order_desk", password=PASSWORD)
+    seller = make_staff("seller", "sales", password=PASSWORD)
+    order = surge["orders"][0]
+    quote = draft_quote(
+        customer=surge["customers"][0], lines=[(catalog["SRA-1Y"], 50, 5, 0), (catalog["RDA-1Y"], 50)], discount=1000,
+        notes="ライセンスはご発注後5営業日以内に発行いたします。\n請求書は月末にお送りします。",
+    )  # fmt: skip
+
+    sign_in(page, live_server, user)
+    for language in ("ja", "en"):
+        if language == "en":
+            switch_language(page, "en")
+        page.goto(f"{live_server.url}/backlog/")
+        shoot(page, f"backlog-{language}")
+        page.goto(f"{live_server.url}/backlog/{order.number}/")
+        shoot(page, f"order-{language}")
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, seller, next_path=f"/quotes/{quote.number}/")
+    for language in ("ja", "en"):
+        if language == "en":
+            switch_language(page, "en")
+        page.goto(f"{live_server.url}/quotes/{quote.number}/")
+        shoot(page, f"quote-{language}")
