@@ -1,15 +1,25 @@
+import logging
+
 from django.db import connection
 from django.http import HttpResponse
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views import defaults
 
 from orderdesk.api import problems
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
 def home(request):
     return render(request, "home.html")
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without an icon link (the admin's); the file is a static one."""
+    return redirect(static("favicon.ico"))
 
 
 def healthz(request):
@@ -32,6 +42,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """The 500 page in the user's language with the navigation; plain if even that fails (the database is down)."""
     if problems.is_api_request(request):
         return problems.api_server_error(request)
-    return defaults.server_error(request)
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        logger.exception("the 500 page could not be rendered with the request; rendering it without")
+        return defaults.server_error(request)

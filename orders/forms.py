@@ -86,7 +86,7 @@ class EditLinesForm(forms.Form):
             self.fields[name] = forms.IntegerField(label=line.sku, min_value=0, initial=line.quantity)
             self.line_skus.append(line.sku)
         on_sale = Product.objects.filter(is_active=True).exclude(sku__in=self.line_skus).order_by("sku")
-        self.fields["add_sku"].choices = [("", "—")] + [(p.sku, f"{p.sku} {p.name_ja}") for p in on_sale]
+        self.fields["add_sku"].choices = [("", "—")] + [(p.sku, f"{p.sku} {p.display_name}") for p in on_sale]
 
     def quantity_fields(self):
         return [self[f"quantity_{sku}"] for sku in self.line_skus]

@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+
+from licensing.models import in_page_language, unit_in_page_language
 
 
 class ReviewReason(models.TextChoices):
@@ -169,6 +171,17 @@ class OrderLine(models.Model):
         return f"{self.order.number} #{self.position} {self.sku} × {self.quantity}"
 
     @property
+    def display_name(self) -> str:
+        """The product's name in the page's language; the frozen Japanese name is what documents print."""
+        if not translation.get_language() or translation.get_language() == "ja":
+            return self.product_name  # without reading the product
+        return in_page_language(japanese=self.product_name, english=self.product.name_en)
+
+    @property
+    def display_unit(self) -> str:
+        return unit_in_page_language(self.unit)
+
+    @property
     def ledger_reference(self) -> str:
         """The seat-ledger and license-key reference of this line: what makes provisioning count once."""
         return f"order-line:{self.pk}"
@@ -235,7 +248,7 @@ class BacklogPreference(models.Model):
         DENSE = "dense", _("Dense")
         COMFORTABLE = "comfortable", _("Comfortable")
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backlog_preference")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="backlog_preference")
     density = models.CharField(_("row density"), max_length=16, choices=Density.choices, default=Density.DENSE)
 
     class Meta:

@@ -3,9 +3,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+from licensing.models import in_page_language, unit_in_page_language
 
 # Validity ends at the end of its last day in Japan, wherever the server runs.
 JAPAN = ZoneInfo("Asia/Tokyo")
@@ -61,7 +63,7 @@ class Quote(models.Model):
     # Frozen when the quote is sent, so the document the customer got never changes.
     issue_date = models.DateField(_("issue date"), null=True, blank=True)
     recipient_name = models.CharField(_("recipient"), max_length=200, blank=True)
-    recipient_is_company = models.BooleanField(default=True)
+    recipient_is_company = models.BooleanField(_("recipient is a company (御中)"), default=True)
     issuer = models.JSONField(_("issuer"), default=dict, blank=True)
     sent_to = models.EmailField(_("sent to"), blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -158,6 +160,17 @@ class QuoteLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quote.number} #{self.position} {self.sku} × {self.quantity}"
+
+    @property
+    def display_name(self) -> str:
+        """The product's name in the page's language; the frozen Japanese name is what the PDF prints."""
+        if not translation.get_language() or translation.get_language() == "ja":
+            return self.product_name  # without reading the product
+        return in_page_language(japanese=self.product_name, english=self.product.name_en)
+
+    @property
+    def display_unit(self) -> str:
+        return unit_in_page_language(self.unit)
 
     @property
     def gross(self) -> int:

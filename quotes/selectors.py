@@ -44,7 +44,7 @@ def quote_author_ids(*, quotes) -> dict[int, set[int]]:
 def quote_for_staff(*, number: str) -> Quote | None:
     return (
         Quote.objects.select_related("customer", "approved_by", "created_by", "supersedes")
-        .prefetch_related("lines", "events__actor")
+        .prefetch_related("lines__product", "events__actor")
         .filter(number=number)
         .first()
     )

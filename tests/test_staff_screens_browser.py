@@ -69,6 +69,34 @@ def surge(catalog):
     return {"customers": customers, "orders": orders}
 
 
+def rows_in_view(page) -> int:
+    """How many backlog rows are entirely inside the window, as loaded (no scrolling)."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('tr[data-order-id]')].filter(row => row.getBoundingClientRect().bottom <= window.innerHeight).length"
+    )
+
+
+def overflowing_cards(page) -> list[str]:
+    """Cards (and the page) that reach past the right edge of the window."""
+    return page.evaluate(
+        """() => {
+          const wide = [...document.querySelectorAll('.card, main')].filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5);
+          const page = document.documentElement.scrollWidth > window.innerWidth ? ['the page scrolls sideways'] : [];
+          return page.concat(wide.map(el => (el.querySelector('h2') || el).textContent.trim().slice(0, 40)));
+        }"""
+    )
+
+
+def overlap(page, first: str, second: str) -> bool:
+    return page.evaluate(
+        """([a, b]) => {
+          const r = document.querySelector(a).getBoundingClientRect(), s = document.querySelector(b).getBoundingClientRect();
+          return r.left < s.right && s.left < r.right && r.top < s.bottom && s.top < r.bottom;
+        }""",
+        [first, second],
+    )
+
+
 def test_the_backlog_order_and_quote_pages_at_1366_in_japanese_and_english(live_server, window, surge, catalog):
     page = window
     user = make_staff("tanaka", "order_desk", password=PASSWORD)
@@ -84,8 +112,13 @@ def test_the_backlog_order_and_quote_pages_at_1366_in_japanese_and_english(live_
         if language == "en":
             switch_language(page, "en")
         page.goto(f"{live_server.url}/backlog/")
-        shoot(page, f"backlog-{language}")
+        assert page.locator("main.density-dense").count() == 1  # the default
+        assert rows_in_view(page) >= 20, f"{rows_in_view(page)} orders fit ({language})"
+        heights = page.evaluate("() => [...document.querySelectorAll('tr[data-order-id]')].map(row => row.getBoundingClientRect().height)")
+        assert max(heights) - min(heights) < 1, f"rows of different heights: a name or reason wrapped ({language})"
+        shoot(page, f"backlog-dense-{language}")
         page.goto(f"{live_server.url}/backlog/{order.number}/")
+        assert overflowing_cards(page) == [], language
         shoot(page, f"order-{language}")
 
     page.context.clear_cookies()
@@ -94,4 +127,6 @@ def test_the_backlog_order_and_quote_pages_at_1366_in_japanese_and_english(live_
         if language == "en":
             switch_language(page, "en")
         page.goto(f"{live_server.url}/quotes/{quote.number}/")
+        assert not overlap(page, ".quote-facts h3", ".quote-facts dl"), f"the notes heading covers the facts ({language})"
+        assert overflowing_cards(page) == [], language
         shoot(page, f"quote-{language}")
