@@ -60,6 +60,21 @@ def unit_in_page_language(unit: str) -> str:
     return in_page_language(japanese=unit, english=UNITS_IN_ENGLISH.get(unit, ""))
 
 
+class ProductLineNames:
+    """For a document line (an order's, a quote's) that froze the product's Japanese name and unit."""
+
+    @property
+    def display_name(self) -> str:
+        """The product's name in the page's language; the frozen Japanese name is what documents print."""
+        if (translation.get_language() or "ja") == "ja":
+            return self.product_name  # without reading the product
+        return in_page_language(japanese=self.product_name, english=self.product.name_en)
+
+    @property
+    def display_unit(self) -> str:
+        return unit_in_page_language(self.unit)
+
+
 class Product(models.Model):
     class Kind(models.TextChoices):
         BASE = "base", _("Base license")

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from licensing.models import in_page_language, unit_in_page_language
+from licensing.models import ProductLineNames
 
 
 class ReviewReason(models.TextChoices):
@@ -144,7 +144,7 @@ class Order(models.Model):
         return self.status in self.FINAL_STATUSES
 
 
-class OrderLine(models.Model):
+class OrderLine(ProductLineNames, models.Model):
     # Indexed by unique_line_position and unique_product_per_order, which start with it.
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField(_("position"))
@@ -169,17 +169,6 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number} #{self.position} {self.sku} × {self.quantity}"
-
-    @property
-    def display_name(self) -> str:
-        """The product's name in the page's language; the frozen Japanese name is what documents print."""
-        if not translation.get_language() or translation.get_language() == "ja":
-            return self.product_name  # without reading the product
-        return in_page_language(japanese=self.product_name, english=self.product.name_en)
-
-    @property
-    def display_unit(self) -> str:
-        return unit_in_page_language(self.unit)
 
     @property
     def ledger_reference(self) -> str:

@@ -3,11 +3,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from licensing.models import in_page_language, unit_in_page_language
+from licensing.models import ProductLineNames
 
 # Validity ends at the end of its last day in Japan, wherever the server runs.
 JAPAN = ZoneInfo("Asia/Tokyo")
@@ -130,7 +130,7 @@ def quote_number(base_number: str, revision: int) -> str:
     return base_number if revision == 1 else f"{base_number}-R{revision}"
 
 
-class QuoteLine(models.Model):
+class QuoteLine(ProductLineNames, models.Model):
     class DiscountKind(models.TextChoices):
         PERCENT = "percent", _("%")
         YEN = "yen", _("yen")
@@ -160,17 +160,6 @@ class QuoteLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quote.number} #{self.position} {self.sku} × {self.quantity}"
-
-    @property
-    def display_name(self) -> str:
-        """The product's name in the page's language; the frozen Japanese name is what the PDF prints."""
-        if not translation.get_language() or translation.get_language() == "ja":
-            return self.product_name  # without reading the product
-        return in_page_language(japanese=self.product_name, english=self.product.name_en)
-
-    @property
-    def display_unit(self) -> str:
-        return unit_in_page_language(self.unit)
 
     @property
     def gross(self) -> int:

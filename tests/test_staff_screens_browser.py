@@ -15,11 +15,10 @@ from licensing.services import seats_provision
 from orders.models import Order, ReviewReason
 from tests.backlog_support import PASSWORD, held_order, make_staff
 from tests.factories import CustomerFactory, draft_quote
-from tests.test_backlog_browser import ARTIFACTS, browser, sign_in  # noqa: F401 — the module's Chromium
+from tests.test_backlog_browser import ARTIFACTS, browser, sign_in, window  # noqa: F401 — Chromium and a 1366×900 window
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-WIDTH, HEIGHT = 1366, 900
 REASON_MIX = [
     [ReviewReason.MANUAL_APPROVAL],
     [ReviewReason.QUANTITY_OVER_CAP],
@@ -30,15 +29,6 @@ REASON_MIX = [
     [ReviewReason.PRICE_DIFFERS_FROM_QUOTE],
 ]
 NAMES = ["株式会社サンプル商事", "テレワーク工業株式会社", "公益財団法人マニュアル承認", "有限会社スモール（与信枠小）", "ＡＢＣホールディングス株式会社 東日本営業本部"]
-
-
-@pytest.fixture
-def window(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, locale="ja-JP")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def shoot(page, name: str) -> None:
