@@ -350,6 +350,7 @@ class BacklogRow:
     state_label: str = ""  # "Failed", "Stuck: provisioning"; nothing while it waits for review
     state_class: str = ""
     reason_labels: list[str] = field(default_factory=list)
+    why_text: str = ""  # the reasons (or the failure) in one line, for the cell's tooltip when it is cut short
     failure: str = ""
     lines_text: str = ""
     total_text: str = ""
@@ -373,6 +374,7 @@ class _RowTexts:
         self.stuck = {status: _("Stuck: %(status)s") % {"status": display.status_label(status)} for status in Order.MOVING_STATUSES}
         self.not_for_role = _("Only the order desk or a manager may handle this order.")
         self.me = _("me")
+        self.separator = display.list_separator()
         self._ages: dict[int, str] = {}
 
     def age(self, created_at: datetime) -> str:
@@ -414,6 +416,7 @@ def _describe(row: BacklogRow, texts: _RowTexts) -> None:
     elif row.status != Order.Status.NEEDS_REVIEW:
         row.state_label, row.state_class = texts.stuck.get(row.status, row.status), "warn"
     row.reason_labels = [texts.reasons.get(code, code) for code in row.review_reasons or []]
+    row.why_text = texts.separator.join(row.reason_labels) or row.failure
     row.lines_text = ", ".join(f"{sku} × {quantity:,}" for sku, quantity in row.line_items)
     row.total_text = display.yen(row.total)
     row.age_text = texts.age(row.created_at)
