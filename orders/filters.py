@@ -2,6 +2,7 @@
 
 import functools
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import django_filters
 from django import forms
@@ -75,6 +76,7 @@ class BacklogFilter(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
         self.user = user
         self.now = now or timezone.now()
+        self._customer_ids: dict[str, list[int]] = {}
 
     @staticmethod
     def default_scope(user) -> str:
@@ -140,10 +142,15 @@ class BacklogFilter(django_filters.FilterSet):
         # by its unique index (numbers are stored in capitals), the PO number by
         # the trigram index on its capitals (migration 0006), the customers as a
         # list of ids read first from their own small table.
-        customer_ids = list(
-            Customer.objects.filter(Q(code__iexact=value) | Q(name__icontains=value)).values_list("pk", flat=True)
-        )
+        customer_ids = self._customers_matching(value)
         return orders.filter(Q(number=value.upper()) | Q(po_number__icontains=value) | Q(customer_id__in=customer_ids))
+
+    def _customers_matching(self, value: str) -> list[int]:
+        """The customers a search names, read once per request: the list and its counts search the same text."""
+        if value not in self._customer_ids:
+            customers = Customer.objects.filter(Q(code__iexact=value) | Q(name__icontains=value))
+            self._customer_ids[value] = list(customers.values_list("pk", flat=True))
+        return self._customer_ids[value]
 
     def with_reason(self, orders, name, value):
         return orders.filter(reason_q(value))
@@ -195,16 +202,15 @@ def count_chips(filterset: BacklogFilter, counts: BacklogCounts, params) -> dict
     text and links are URLs: the template escapes both.
     """
     active = filterset.chips()
-    query = params.copy()
-    query.pop("page", None)
+    # The other filters, kept by every link (built once: a page has two dozen links, refreshed every few seconds).
+    kept = [(name, value) for name, values in params.lists() for value in values if name not in ("page", *CHIP_DIMENSIONS)]
+    chosen = [(name, value) for name, value in active.items()]
 
     def href(dimension: str | None = None, value: str = "") -> str:
-        linked = query.copy()
-        for name in CHIP_DIMENSIONS if dimension is None else (dimension,):
-            linked.pop(name, None)
+        linked = [] if dimension is None else [(name, current) for name, current in chosen if name != dimension]
         if dimension is not None and active.get(dimension) != value:
-            linked[dimension] = value
-        return f"?{linked.urlencode()}"
+            linked.append((dimension, value))
+        return f"?{urlencode(kept + linked)}"
 
     def chip(dimension, value, label, count, kind="") -> Chip:
         return Chip(label=str(label), count=count, href=href(dimension, value), kind=kind, current=active.get(dimension) == value)

@@ -351,6 +351,27 @@ class TestList:
         assert "手動承認が必要な顧客" not in acme_overdue
         assert searched["件 表示中"] == 3
 
+    def test_a_helpers_list_and_counts_open_on_what_they_can_handle(self, client, customer, catalog, helper):
+        simple = held_order(customer, catalog, po_number="SIMPLE", reasons=[ReviewReason.QUANTITY_OVER_CAP])
+        credit = held_order(customer, catalog, po_number="CREDIT", reasons=[ReviewReason.OVER_CREDIT_LIMIT])
+        failed = held_order(customer, catalog, po_number="FAILED", status=Order.Status.FAILED, reasons=[])
+        client.force_login(helper)
+
+        default, everything = self.rows(client), self.rows(client, "?scope=all")
+
+        assert f">{simple.number}<" in default and f">{credit.number}<" not in default and f">{failed.number}<" not in default
+        assert '<strong>1</strong> 件 表示中' in default and f'href="?reason={ReviewReason.OVER_CREDIT_LIMIT}"' not in default
+        assert all(f">{order.number}<" in everything for order in (simple, credit, failed))
+        assert '<strong>3</strong> 件 対応待ち' in everything
+
+    def test_the_order_desk_sees_everything_without_a_choice(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog, reasons=[ReviewReason.OVER_CREDIT_LIMIT])
+        client.force_login(order_desk)
+
+        page = self.rows(client, "?scope=handleable")
+
+        assert '<select name="scope"' not in page and "<strong>1</strong> 件 対応待ち" in page
+
     def test_a_list_of_my_claims_is_counted_exactly(self, client, customer, catalog, order_desk):
         first, second = held_order(customer, catalog, po_number="C-1"), held_order(customer, catalog, po_number="C-2")
         client.force_login(order_desk)

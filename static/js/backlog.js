@@ -140,7 +140,10 @@
     if (key === "j") move(1);
     else if (key === "k") move(-1);
     else if (key === "x" || key === " ") { if (cursorId) toggle(rowById(cursorId)); }
-    else if (key === "Enter" || key === "o") { var row = rowById(cursorId); if (row) window.location = row.dataset.url; else return false; }
+    else if (key === "Enter" || key === "o") {
+      var link = cursorId && rowById(cursorId).querySelector("td.order a");
+      if (link) window.location = link.href; else return false;
+    }
     else if (key === "a") { if (ensureSelection()) bulkButton("approve").click(); }
     else if (key === "r") {
       if (ensureSelection() && reasonField) { reasonField.dataset.pending = "reject"; reasonField.focus(); }
