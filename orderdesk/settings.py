@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import jinja2
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -90,6 +91,12 @@ TEMPLATES = [
                 "orderdesk.roles.roles_context",
             ],
         },
+    },
+    # One hot loop only: the backlog's rows (orders/jinja2/). Autoescaping is on, as in Django's.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": True, "undefined": jinja2.StrictUndefined},  # a misspelt name fails, not prints nothing
     },
 ]
 

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,12 +53,14 @@ def _backlog_context(request, params, **extra) -> dict:
     paginator.count = counts.total
     page = paginator.get_page(params.get("page"))
     page.object_list = rows_for_viewer(page.object_list, user=request.user, now=now, detail_base=reverse("orders:backlog"))
+    rows_html = render_to_string("orders/_backlog_rows.html", {"rows": page.object_list}, using="jinja2")
     query = params.copy()
     query.pop("page", None)
     list_path = reverse("orders:backlog") + (f"?{query.urlencode()}" if query else "")
     return {
         "filter": filterset,
         "page": page,
+        "rows_html": rows_html,
         "counts": counts,
         "chips": count_chips(filterset, counts, params),
         "density": _density(request),
