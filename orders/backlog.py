@@ -166,33 +166,69 @@ class BacklogCounts:
 
 
 def counts_from_facts(facts: BacklogFacts, *, chips: dict[str, str], helpers_only: bool = False) -> BacklogCounts:
-    """The counts for a list narrowed by `chips` ({dimension: value}), from the grouped facts alone."""
-    base = [group for group in facts.groups if group_is_for_helpers(group)] if helpers_only else facts.groups
-    mine = [group for group in facts.mine if group_is_for_helpers(group)] if helpers_only else facts.mine
+    """The counts for a list narrowed by `chips` ({dimension: value}), from the grouped facts alone. One pass.
 
-    def orders_where(skip: str | None = None, **extra) -> list[CountGroup]:
-        """The groups that pass every active chip (but the `skip` dimension's), and `extra` chips."""
-        active = {name: value for name, value in chips.items() if name != skip} | extra
-        groups = mine if active.get("claim") == "mine" else base
-        tests = [CHIP_TESTS[name](value) for name, value in active.items() if not (name == "claim" and value == "mine")]
-        return [group for group in groups if all(test(group) for test in tests)]
+    A group counts towards a chip of one dimension when it passes every other
+    active chip; towards the list's total when it passes them all. "Claimed by
+    me" is counted from the viewer's own groups, and with that chip active the
+    other chips count the viewer's orders only.
+    """
+    tests = {name: CHIP_TESTS[name](value) for name, value in chips.items() if (name, value) != ("claim", "mine")}
+    mine_only = chips.get("claim") == "mine"
+    by_state = {"needs_review": 0, "failed": 0, "stuck": 0}
+    by_reason = dict.fromkeys(ReviewReason.values, 0)
+    by_age = dict.fromkeys(AGE_BANDS, 0)
+    total = mine = needs_override = 0
+    state_tests = {state: CHIP_TESTS["state"](state) for state in by_state}
+    # The whole backlog's groups, then the viewer's own claims among them (facts.mine). An own
+    # claim passes "claimed by me"; the others fail it. Without that chip, the own claims are
+    # already among the whole backlog's groups and only make the "claimed by me" count.
+    for group, is_mine in [*((group, False) for group in facts.groups), *((group, True) for group in facts.mine)]:
+        if helpers_only and not group_is_for_helpers(group):
+            continue
+        failing = [name for name, test in tests.items() if not test(group)]
+        if mine_only and not is_mine:
+            failing.append("claim")
+        if len(failing) > 1:
+            continue
 
-    def total(groups) -> int:
-        return sum(group.orders for group in groups)
+        def counts_for(dimension: str) -> bool:
+            return not failing or failing == [dimension]
 
-    listed = orders_where()
+        if is_mine and counts_for("claim"):
+            mine += group.orders
+        if is_mine != mine_only:
+            continue
+        if counts_for("state"):
+            for state, test in state_tests.items():
+                by_state[state] += group.orders if test(group) else 0
+        if counts_for("reason"):
+            for code in group.reasons:
+                by_reason[code] = by_reason.get(code, 0) + group.orders
+        if counts_for("age"):
+            by_age[group.band] += group.orders
+        if not failing:
+            total += group.orders
+            if group.status == Order.Status.NEEDS_REVIEW and group.reasons - REASONS_APPROVED_WITHOUT_OVERRIDE:
+                needs_override += group.orders
+    if mine_only:  # the "unclaimed" chip would replace "claimed by me": count it over the whole backlog
+        unclaimed = counts_from_facts(facts, chips={**chips, "claim": "unclaimed"}, helpers_only=helpers_only).total
+    else:
+        unclaimed = sum(
+            group.orders
+            for group in facts.groups
+            if not group.claimed and (not helpers_only or group_is_for_helpers(group)) and all(test(group) for name, test in tests.items() if name != "claim")
+        )
     return BacklogCounts(
-        total=total(listed),
-        needs_review=total(orders_where("state", state="needs_review")),
-        failed=total(orders_where("state", state="failed")),
-        stuck=total(orders_where("state", state="stuck")),
-        unclaimed=total(orders_where("claim", claim="unclaimed")),
-        mine=total(orders_where("claim", claim="mine")),
-        by_reason={code: total(orders_where("reason", reason=code)) for code in ReviewReason.values},
-        by_age={band: total(orders_where("age", age=band)) for band in AGE_BANDS},
-        needs_override=total(
-            group for group in listed if group.status == Order.Status.NEEDS_REVIEW and group.reasons - REASONS_APPROVED_WITHOUT_OVERRIDE
-        ),
+        total=total,
+        needs_review=by_state["needs_review"],
+        failed=by_state["failed"],
+        stuck=by_state["stuck"],
+        unclaimed=unclaimed,
+        mine=mine,
+        by_reason=by_reason,
+        by_age=by_age,
+        needs_override=needs_override,
     )
 
 
@@ -406,12 +442,13 @@ def rows_for_viewer(values, *, user, now: datetime, detail_base: str) -> list[Ba
     """The rows of one page, from `backlog_page_values`, with what the viewer may do and how each is shown."""
     may_handle = may_handle_check(user)
     texts = _RowTexts(now=now)
+    claims_from = claim_cutoff(now)
     rows = []
     for columns in values:
         row = BacklogRow(*columns)
         row.line_items = [(sku, quantity) for _position, sku, quantity in sorted(row.line_items or [])]
         row.may_handle = may_handle(row)
-        row.claim_active = claim_is_active(row, now)
+        row.claim_active = row.claimed_by_id is not None and row.claimed_at is not None and row.claimed_at >= claims_from
         row.held_by_other = row.claim_active and row.claimed_by_id != user.pk
         if not row.may_handle:
             row.locked_because = texts.not_for_role

@@ -604,3 +604,57 @@ def test_on_postgresql_po_numbers_are_searched_through_a_trigram_index(requires_
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'order_po_number_trigram'")
         (definition,) = cursor.fetchone()
     assert "gin_trgm_ops" in definition and "upper" in definition.lower()
+
+
+@pytest.mark.slow
+def test_every_count_is_the_number_of_orders_its_link_lists(customer, catalog, order_desk, helper, settings):
+    """Counts come from grouped facts in Python; the list from the database: they must agree, for any filters."""
+    import itertools
+
+    from django.http import QueryDict
+
+    from orders.backlog import backlog_orders
+    from orders.filters import BacklogFilter
+    from orders.services.claims import order_claim
+
+    colleague = make_staff("yamada", "order_desk")
+    stuck = timedelta(seconds=settings.ORDER_STUCK_AFTER_SECONDS + 60)
+    specs = [
+        ([ReviewReason.MANUAL_APPROVAL], Order.Status.NEEDS_REVIEW, timedelta(minutes=5), order_desk),
+        ([ReviewReason.QUANTITY_OVER_CAP], Order.Status.NEEDS_REVIEW, timedelta(hours=5), None),
+        ([ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL], Order.Status.NEEDS_REVIEW, timedelta(days=2), colleague),
+        ([ReviewReason.OVER_CREDIT_LIMIT], Order.Status.NEEDS_REVIEW, timedelta(minutes=30), order_desk),
+        ([ReviewReason.SUSPECTED_DUPLICATE], Order.Status.NEEDS_REVIEW, timedelta(days=3), None),
+        ([], Order.Status.FAILED, timedelta(hours=6), None),
+        ([], Order.Status.FAILED, timedelta(days=2), order_desk),
+        ([], Order.Status.PROVISIONING, stuck, None),
+    ]
+    for i, (reasons, status, age, holder) in enumerate(specs):
+        order = held_order(customer, catalog, po_number=f"PO-F-{i}", reasons=reasons, status=status, age=age)
+        if holder is not None:
+            Order.objects.filter(pk=order.pk).update(claimed_by=holder, claimed_at=timezone.now())
+
+    def listed(user, query: dict) -> int:
+        return BacklogFilter(QueryDict(mutable=True) | query, queryset=backlog_orders(), user=user).qs.count()
+
+    dimensions = {
+        "state": [None, "needs_review", "failed", "stuck"],
+        "reason": [None, ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL],
+        "age": [None, "fresh", "overdue"],
+        "claim": [None, "unclaimed", "mine"],
+    }
+    for user, scope in [(order_desk, "all"), (helper, "handleable"), (helper, "all")]:
+        for combination in itertools.product(*dimensions.values()):
+            active = {name: value for name, value in zip(dimensions, combination) if value}
+            filterset = BacklogFilter(QueryDict(mutable=True) | {**active, "scope": scope}, queryset=backlog_orders(), user=user)
+            counts = filterset.counts()
+            where = f"{user.username} {scope} {active}"
+            assert counts.total == listed(user, {**active, "scope": scope}), where
+            chips = {
+                ("state", "needs_review"): counts.needs_review, ("state", "failed"): counts.failed, ("state", "stuck"): counts.stuck,
+                ("claim", "unclaimed"): counts.unclaimed, ("claim", "mine"): counts.mine,
+                **{("age", band): n for band, n in counts.by_age.items()},
+                **{("reason", code): n for code, n in counts.by_reason.items()},
+            }  # fmt: skip
+            for (name, value), shown in chips.items():
+                assert shown == listed(user, {**active, name: value, "scope": scope}), f"{where}: {name}={value}"
