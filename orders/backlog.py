@@ -421,7 +421,8 @@ class _RowTexts:
         self.me = _("me")
         self.separator = display.list_separator()
         self._ages: dict[int, str] = {}
-        self._received: dict[datetime, str] = {}
+        self._days: dict = {}
+        self.tz = timezone.get_current_timezone()
 
     def age(self, created_at: datetime) -> str:
         """The age badge's text; rows of the same minute share it (translating it is the costly part)."""
@@ -431,11 +432,12 @@ class _RowTexts:
         return self._ages[minutes]
 
     def received(self, created_at: datetime) -> str:
-        """When the order came in, to the minute; rows of the same minute share it (formatting is the costly part)."""
-        minute = created_at.replace(second=0, microsecond=0)
-        if minute not in self._received:
-            self._received[minute] = display.when(minute)
-        return self._received[minute]
+        """When the order came in: display.when, with the day formatted once per page (formatting is the costly part)."""
+        local = timezone.localtime(created_at, self.tz)
+        day = local.date()
+        if day not in self._days:
+            self._days[day] = display.day(day)
+        return display.with_time(self._days[day], local)
 
 
 def rows_for_viewer(values, *, user, now: datetime, detail_base: str) -> list[BacklogRow]:

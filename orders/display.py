@@ -46,10 +46,16 @@ def yen(amount) -> str:
 
 
 def when(value: datetime | None) -> str:
-    """A moment in Japan time: 2026年11月29日 14:05, or 29 Nov 2026 14:05."""
+    """A moment in Japan time: 2026年11月29日 14:05, or 29 Nov 2026 14:05 (DATETIME_FORMAT)."""
     if value is None:
         return ""
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def with_time(day_text: str, local: datetime) -> str:
+    """`when` from a day already written with `day`: both languages' DATETIME_FORMAT is their DATE_FORMAT and " H:i"
+    (orderdesk/formats/), so a page that shows many moments formats each day once."""
+    return f"{day_text} {local:%H:%M}"
 
 
 def day(value: date | None) -> str:

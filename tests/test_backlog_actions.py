@@ -556,6 +556,15 @@ class TestDetail:
 
 
 class TestFormatting:
+    @pytest.mark.parametrize("language", ["ja", "en"])
+    def test_the_rows_write_a_moment_as_every_other_page_does(self, customer, catalog, order_desk, language):
+        from orders.backlog import backlog_orders, backlog_page_values, rows_for_viewer
+
+        held_order(customer, catalog, age=timedelta(days=3, minutes=7))
+        with translation.override(language):
+            [row] = rows_for_viewer(backlog_page_values(backlog_orders()), user=order_desk, now=timezone.now(), detail_base="/")
+            assert row.received_text == when(row.created_at)
+
     def test_yen_dates_and_ages_the_japanese_way(self):
         moment = timezone.make_aware(timezone.datetime(2026, 11, 29, 5, 5), timezone.get_fixed_timezone(0))
         with translation.override("ja"):
