@@ -36,6 +36,7 @@ from pathlib import Path
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
 # Before settings are read: the doorbell needs the cache of production, shared by this process and the workers.
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 if _broker_url.startswith("redis://") and not os.environ.get("CACHE_URL", "").startswith("redis://"):
@@ -159,7 +160,7 @@ def _insert_orders(*, run: str, customers: list[Customer], count: int, prefix: s
             order_lines.append(line)
     OrderLine.objects.bulk_create(order_lines, batch_size=2000)
     OrderEvent.objects.bulk_create(
-        [OrderEvent(order=order, actor_label="bench", to_status="received", reason="order received") for order in created],
+        [OrderEvent(order=order, actor_label="bench", action="received", to_status="received", reason="order received") for order in created],
         batch_size=2000,
     )
     return [order.pk for order in created]

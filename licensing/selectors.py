@@ -1,11 +1,11 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
-from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from licensing.models import (
     WorkHoursPolicy,
 )
 from licensing.pricing import Tier
+from orderdesk.db import fetch_all
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,6 @@ class PricedProduct:
     tiers: tuple[Tier, ...]
 
 
-# The columns of a priced product, one row per volume tier (a product without tiers: one row with NULL tier columns).
-_PRICED_COLUMNS = "p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
-_PRICED_FROM = "licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
-
-# The same rows as one JSON array, for a statement that reads the catalog along with other things
-# (the order intake's, orders.api.intake_statements; PostgreSQL). Its SKUs are a text[] parameter.
-PRICED_PRODUCTS_JSON_SUBQUERY = (
-    f"SELECT json_agg(json_build_array({_PRICED_COLUMNS})) FROM {_PRICED_FROM} WHERE p.sku = ANY(%(skus)s::text[])"
-)
-
-
 def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
 
@@ -52,17 +42,23 @@ def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     Read from the database on every call, so a changed price or product
     applies to the very next order.
     """
-    skus = list(skus)
+    skus = sorted(set(skus))
     if not skus:
         return {}
-    placeholders = ", ".join(["%s"] * len(skus))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_PRICED_COLUMNS} FROM {_PRICED_FROM} WHERE p.sku IN ({placeholders})", skus)
-        return priced_products_from_rows(cursor.fetchall())
+    return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), skus))
 
 
-def priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
-    """SKU → PricedProduct from rows of _PRICED_COLUMNS (or the arrays of PRICED_PRODUCTS_JSON_SUBQUERY)."""
+@functools.cache
+def _priced_products_sql(sku_count: int) -> str:
+    # One row per volume tier (a product without tiers: one row with NULL tier columns).
+    return (
+        "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+        " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+        f" WHERE p.sku IN ({', '.join(['%s'] * sku_count)})"
+    )
+
+
+def _priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
     columns: dict[str, tuple] = {}
     tiers: dict[str, list[Tier]] = {}
     for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:
@@ -93,13 +89,44 @@ def with_seats(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
     return subscriptions.annotate(seats=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), Value(0)))
 
 
-def customer_subscriptions(*, customer: Customer) -> QuerySet[Subscription]:
-    """The customer's subscriptions by SKU, with `seats` and `active_keys` (unrevoked keys, prefetched)."""
+def customer_subscriptions(*, customer: Customer, keys_limit: int | None = None) -> QuerySet[Subscription]:
+    """The customer's subscriptions ordered by `sku`, each with `seats`, `keys_count` (its unrevoked keys)
+    and `active_keys`: those keys oldest first, prefetched, at most `keys_limit` of them (None: all).
+
+    A subscription gets a key per order line, so it may have thousands: a list
+    that shows many subscriptions limits how many keys each brings along
+    (subscription_keys() pages through all of them).
+    """
     active_keys = Prefetch(
-        "license_keys", queryset=LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id"), to_attr="active_keys"
+        "license_keys",
+        queryset=unrevoked_keys() if keys_limit is None else unrevoked_keys()[:keys_limit],
+        to_attr="active_keys",
     )
-    subscriptions = Subscription.objects.filter(customer=customer).select_related("product").prefetch_related(active_keys)
-    return with_seats(subscriptions).order_by("product__sku")
+    keys_count = (
+        unrevoked_keys()
+        .filter(subscription=OuterRef("pk"))
+        .order_by()
+        .values("subscription")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    subscriptions = (
+        Subscription.objects.filter(customer=customer)
+        .select_related("product")
+        .annotate(sku=F("product__sku"), keys_count=Coalesce(Subquery(keys_count, output_field=IntegerField()), Value(0)))
+        .prefetch_related(active_keys)
+    )
+    return with_seats(subscriptions).order_by("sku")
+
+
+def unrevoked_keys() -> QuerySet[LicenseKey]:
+    """License keys that are not revoked, oldest first."""
+    return LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id")
+
+
+def subscription_keys(*, subscription: Subscription) -> QuerySet[LicenseKey]:
+    """The subscription's unrevoked keys, oldest first."""
+    return unrevoked_keys().filter(subscription=subscription)
 
 
 def seats_by_product(*, customer: Customer) -> dict[int, int]:
@@ -245,10 +272,28 @@ def _aware(at: datetime) -> datetime:
     return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
 
 
-def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:
-    """The ledger oldest first, each entry with `seats_after`: the running balance after it."""
-    entries = list(SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id"))
-    balance = 0
+def subscription_history(*, subscription: Subscription, since: datetime | None = None) -> QuerySet[SeatLedgerEntry]:
+    """The subscription's seat ledger oldest first, from `since` on; with_seats_after() adds the running count."""
+    entries = SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id")
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    return entries
+
+
+def with_seats_after(entries: Sequence[SeatLedgerEntry]) -> Sequence[SeatLedgerEntry]:
+    """Set `seats_after`, the seats after the entry, on consecutive entries of one ledger, oldest first.
+
+    The entries may be any run of the ledger (a page of it, or what came after
+    a date): one query sums the seats before the first, whatever came earlier.
+    """
+    if not entries:
+        return entries
+    first = entries[0]
+    earlier = Q(created_at__lt=first.created_at) | Q(created_at=first.created_at, id__lt=first.id)
+    balance = (
+        SeatLedgerEntry.objects.filter(earlier, subscription_id=first.subscription_id).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
     for entry in entries:
         balance += entry.quantity
         entry.seats_after = balance

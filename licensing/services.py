@@ -57,53 +57,6 @@ def japan_today() -> date:
     return timezone.localdate(timezone=JAPAN)
 
 
-def subscription_get_or_create(*, customer: Customer, product: Product, term_start: date | None = None) -> Subscription:
-    """The customer's subscription for the product; the first one starts its term at `term_start`.
-
-    An existing subscription keeps its term: more seats join the running term.
-    get_or_create is race-safe here because (customer, product) is unique: the
-    loser of a concurrent insert gets the IntegrityError and reads the winner's row.
-    """
-    start = term_start or japan_today()
-    subscription, _created = Subscription.objects.get_or_create(
-        customer=customer,
-        product=product,
-        defaults={"term_start": start, "term_end": term_end_for(term_start=start, term_months=product.term_months)},
-    )
-    return subscription
-
-
-def seats_provision(
-    *,
-    customer: Customer,
-    product: Product,
-    quantity: int,
-    reference: str,
-    term_start: date | None = None,
-    reason: str = "",
-) -> SeatLedgerEntry:
-    """Add `quantity` seats for the order line identified by `reference`, once.
-
-    A second call with the same reference returns the first entry and counts
-    nothing. Creates the Subscription on first provisioning (term from
-    `term_start`, default today in Japan, for product.term_months months).
-    """
-    if quantity < 1:
-        raise LedgerError(f"provisioning adds at least one seat, got {quantity}")
-    existing = SeatLedgerEntry.objects.select_related("subscription").filter(reference=reference).first()
-    if existing is not None:
-        return _same_entry(existing, customer=customer, product=product, quantity=quantity)
-    subscription = subscription_get_or_create(customer=customer, product=product, term_start=term_start)
-    entry = _create_once(
-        SeatLedgerEntry,
-        reference=reference,
-        create=lambda: SeatLedgerEntry.objects.create(
-            subscription=subscription, quantity=quantity, reference=reference, reason=reason or f"provisioned for {reference}"
-        ),
-    )
-    return _same_entry(entry, customer=customer, product=product, quantity=quantity)
-
-
 @dataclass(frozen=True)
 class SeatsRequest:
     """One line to provision: `quantity` seats of `product`, recorded once under `reference`."""
@@ -129,27 +82,19 @@ class CustomerSeats:
     term_start: date | None = None
 
 
-def seats_provision_many(
-    *, customer: Customer, requests: Sequence[SeatsRequest], term_start: date | None = None
-) -> list[Provisioned]:
-    """seats_provision and license_key_issue for several lines at once, in a handful of statements.
-
-    The same guarantees, per reference: a second call records nothing and
-    returns the first entry and key; a reference already recorded for other
-    seats raises ReferenceConflict. Rows are inserted with ON CONFLICT DO
-    NOTHING and then read back by reference, so the unique indexes decide a
-    race with a concurrent caller exactly as they do for one line, and what is
-    returned is what the database holds. Returns one result per request, in order.
-    """
-    return seats_provision_batch([CustomerSeats(customer=customer, requests=requests, term_start=term_start)])[0]
-
-
 def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provisioned]]:
-    """seats_provision_many for many orders, of any customers, in the same handful of statements.
+    """Add seats through the ledger and issue a license key, once per request's reference, for many orders.
 
-    The pipeline provisions a batch of orders in one go; the statements do not
-    grow with the number of orders or lines. Returns, for each CustomerSeats,
-    one result per request, in order.
+    A subscription a request needs is created on first provisioning (its term
+    from the group's term_start, default today in Japan, for the product's
+    term_months); an existing one keeps its term: more seats join the running
+    term. Per reference, a second call records nothing and returns the first
+    entry and key; a reference already recorded for other seats raises
+    ReferenceConflict. Rows are inserted with ON CONFLICT DO NOTHING and read
+    back by reference, so the unique indexes decide a race with a concurrent
+    caller, and what is returned is what the database holds. The statements do
+    not grow with the number of orders or lines. Returns, for each
+    CustomerSeats, one result per request, in order.
     """
     pairs = [(group.customer, request) for group in batch for request in group.requests]
     references = [request.reference for _customer, request in pairs]
@@ -290,27 +235,6 @@ def seats_adjust(*, subscription: Subscription, quantity: int, reference: str, r
                 subscription=subscription, quantity=quantity, reference=reference, reason=reason
             ),
         )
-
-
-def license_key_issue(*, subscription: Subscription, reference: str) -> LicenseKey:
-    """Issue a random key for the subscription, once per reference (issuing again returns the same key)."""
-    existing = LicenseKey.objects.filter(reference=reference).first()
-    if existing is None:
-        existing = _create_once(LicenseKey, reference=reference, create=lambda: _insert_key(subscription, reference))
-    if existing.subscription_id != subscription.pk:
-        raise ReferenceConflict(f"{reference} already has key {existing.key} for another subscription")
-    return existing
-
-
-def _insert_key(subscription: Subscription, reference: str, attempts: int = 5) -> LicenseKey:
-    # With 100 random bits a collision is all but impossible, yet the unique
-    # index would turn one into an error: draw again instead. A clash on the
-    # reference is not retried here; _create_once resolves that one.
-    for _attempt in range(attempts):
-        key = generate_license_key()
-        if not LicenseKey.objects.filter(key=key).exists():
-            return LicenseKey.objects.create(subscription=subscription, key=key, reference=reference)
-    raise RuntimeError(f"no unused license key after {attempts} draws; is the generator broken?")
 
 
 def license_key_revoke(*, license_key: LicenseKey) -> bool:

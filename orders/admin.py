@@ -16,7 +16,7 @@ class OrderLineInline(admin.TabularInline):
 class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
-    readonly_fields = ["created_at", "actor_label", "from_status", "to_status", "reason", "data"]
+    readonly_fields = ["created_at", "actor_label", "action", "from_status", "to_status", "reason", "data"]
     fields = readonly_fields
     can_delete = False
 

@@ -110,7 +110,7 @@ def _clear_cache():
     yield
 
 
-# --- The pipeline's queue and the new orders' doorbell (orders.services.queueing) ---
+# --- The pipeline's queue and the gather message's de-duplication key (orders.services.queueing) ---
 
 GATHER = "orders.tasks.gather_received_orders"
 

@@ -257,7 +257,7 @@ def test_next_on_the_page_of_the_order_i_hold_skips_it_and_does_not_bring_it_bac
 
 def test_signing_in_with_a_password_reaches_the_backlog(client):
     make_staff("kobayashi", "order_desk", password=PASSWORD)
-    assert client.login(username="kobayashi", password=PASSWORD)
+    assert client.post(reverse("login"), {"username": "kobayashi", "password": PASSWORD}).status_code == 302
     assert client.get(reverse("orders:backlog")).status_code == 200
 
 

@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 
 from licensing.models import Subscription, WorkHoursPolicy
 from licensing.selectors import LicenseDecision, license_validate
-from licensing.services import license_key_issue, license_key_revoke, seats_adjust, seats_provision
+from licensing.services import license_key_revoke, seats_adjust
+from tests.factories import provision
 from tests.factories import CustomerFactory, WorkHoursPolicyFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,7 @@ def tokyo(day: date, hour: int, minute: int = 0) -> datetime:
 
 def licensed_key(customer, product, seats=10, reference="order-line:1"):
     """A key of a subscription running 2026-04-01 to 2027-03-31 with `seats` seats."""
-    entry = seats_provision(customer=customer, product=product, quantity=seats, reference=reference, term_start=date(2026, 4, 1))
-    return license_key_issue(subscription=entry.subscription, reference=reference)
+    return provision(customer, product, seats, reference, term_start=date(2026, 4, 1)).license_key
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from orders.models import Order
 from orders.services.pipeline import order_advance
-from quotes.services.actors import QuoteActor
+from orderdesk.audit import Actor
 from quotes.services.workflow import quote_submit_for_approval
 from tests.backlog_support import PASSWORD, make_staff
 from tests.conftest import client_for
@@ -54,7 +54,7 @@ def payloads(catalog):
     completed = submit_through_the_api(open_customer, PO_PAYLOAD + "2", NOTES_PAYLOAD)
     assert held.status == Order.Status.NEEDS_REVIEW and completed.status == Order.Status.COMPLETED
     quote = draft_quote(customer=held_customer, lines=[(catalog["SRA-1Y"], 50, 30, 0)], notes=NOTES_PAYLOAD)
-    quote_submit_for_approval(quote=quote, actor=QuoteActor.system("tests"))
+    quote_submit_for_approval(quote=quote, actor=Actor.system("tests"))
     return {"held": held, "completed": completed, "quote": quote}
 
 

@@ -127,11 +127,11 @@ def english_words(labels) -> list[str]:
 
 def test_the_admin_names_its_columns_and_fields_in_japanese(client, customer, catalog):
     from licensing.models import ApiToken
-    from licensing.services import seats_provision
+    from tests.factories import provision
 
     order = held_order(customer, catalog)
     quote = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 10)])
-    seats_provision(customer=customer, product=catalog["SRA-1Y"], quantity=10, reference="r1", reason="x")
+    provision(customer, catalog["SRA-1Y"], 10, "r1", reason="x")
     token, _key = ApiToken.objects.issue(customer=customer)
     client.force_login(User.objects.create_superuser("root", password=PASSWORD))
 

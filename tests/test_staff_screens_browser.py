@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from licensing.services import seats_provision
+from tests.factories import provision
 from orders.models import Order, ReviewReason
 from tests.backlog_support import PASSWORD, held_order, make_staff
 from tests.factories import CustomerFactory, draft_quote
@@ -54,8 +54,8 @@ def surge(catalog):
     orders.append(held_order(customers[0], catalog, status=Order.Status.FAILED, reasons=[], po_number="PO-FAILED", age=timedelta(hours=30)))
     colleague = make_staff("yamada", "order_desk")
     Order.objects.filter(pk=orders[3].pk).update(claimed_by=colleague, claimed_at=timezone.now())
-    seats_provision(customer=customers[0], product=catalog["SRA-1Y"], quantity=120, reference="earlier-1", reason="earlier")
-    seats_provision(customer=customers[0], product=catalog["RDA-1Y"], quantity=40, reference="earlier-2", reason="earlier")
+    provision(customers[0], catalog["SRA-1Y"], 120, "earlier-1", reason="earlier")
+    provision(customers[0], catalog["RDA-1Y"], 40, "earlier-2", reason="earlier")
     return {"customers": customers, "orders": orders}
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.backlog import active_claim_q, backlog_orders, claim_is_active, is_in_backlog, unclaimed_q
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.permissions import ActionRefused, NotPermitted, ensure_may_handle, handleable_by, user_is_senior, user_may_take_over
 from orders.services.transitions import Actor, record_event
 
@@ -43,7 +43,7 @@ def order_claim(*, order: Order, user) -> Order:
         order.claimed_at = timezone.now()
         order.save(update_fields=["claimed_by", "claimed_at"])
         if not refreshing:
-            record_event(order=order, actor=Actor.staff(user), reason="claimed", data={"claim": "claimed"})
+            record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed", data={"claim": "claimed"})
     return order
 
 
@@ -59,7 +59,9 @@ def order_release(*, order: Order, user) -> Order:
         order.claimed_by = None
         order.claimed_at = None
         order.save(update_fields=["claimed_by", "claimed_at"])
-        record_event(order=order, actor=Actor.staff(user), reason="released", data={"claim": "released", "was": previous})
+        record_event(
+            order=order, actor=Actor.staff(user), action=OrderEvent.Action.RELEASED, reason="released", data={"claim": "released", "was": previous}
+        )
     return order
 
 
@@ -80,7 +82,9 @@ def order_take_over(*, order: Order, user) -> Order:
         order.claimed_by = user
         order.claimed_at = timezone.now()
         order.save(update_fields=["claimed_by", "claimed_at"])
-        record_event(order=order, actor=Actor.staff(user), reason="taken over", data={"claim": "taken_over", "from": holder})
+        record_event(
+            order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="taken over", data={"claim": "taken_over", "from": holder}
+        )
     return order
 
 
@@ -125,7 +129,7 @@ def _give_back(*, order: Order, user) -> None:
     with transaction.atomic():
         if Order.objects.filter(pk=order.pk, claimed_by=user).update(claimed_by=None, claimed_at=None):
             data = {"claim": "released", "was": user.get_username(), "skipped": True}
-            record_event(order=order, actor=Actor.staff(user), reason="passed over with Next", data=data)
+            record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.RELEASED, reason="passed over with Next", data=data)
 
 
 def order_claim_next(*, user, excluding: Collection[int] = ()) -> Order | None:
@@ -159,7 +163,7 @@ def _claim_next_skip_locked(user, excluding: Collection[int] = ()) -> Order | No
         order.claimed_by = user
         order.claimed_at = now
         order.save(update_fields=["claimed_by", "claimed_at"])
-        record_event(order=order, actor=Actor.staff(user), reason="claimed with Next", data={"claim": "next"})
+        record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed with Next", data={"claim": "next"})
     return order
 
 
@@ -174,5 +178,5 @@ def _claim_next_compare_and_set(user, excluding: Collection[int] = ()) -> Order 
                 won = Order.objects.filter(unclaimed_q(now), pk=order_id).update(claimed_by=user, claimed_at=now)
                 if won:
                     order = Order.objects.get(pk=order_id)
-                    record_event(order=order, actor=Actor.staff(user), reason="claimed with Next", data={"claim": "next"})
+                    record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed with Next", data={"claim": "next"})
                     return order

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Product
-from licensing.pricing import LineAmount, PricingError, document_totals, product_unit_price
+from licensing.pricing import PricingError, product_unit_price
 from orders.backlog import is_in_backlog
 from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, Order, OrderEvent, OrderLine, ReviewReason
+from orders.totals import order_totals
 from orders.permissions import ActionRefused, ensure_may_handle
 from orders.rules import order_review_reasons
 from orders.services.cancellation import order_cancel, order_is_cancellable
@@ -69,6 +70,7 @@ def order_approve(*, order: Order, actor: Actor, override_reason: str = "") -> O
             allowed_from={Status.NEEDS_REVIEW},
             to_status=Status.APPROVED,
             actor=actor,
+            action=OrderEvent.Action.APPROVED,
             reason=override_reason or "approved",
             data={"review_reasons": order.review_reasons, "override_reason": override_reason},
             changes=RELEASE_CLAIM,
@@ -90,6 +92,7 @@ def order_reject(*, order: Order, actor: Actor, reason: str) -> Order:
             allowed_from={Status.NEEDS_REVIEW},
             to_status=Status.REJECTED,
             actor=actor,
+            action=OrderEvent.Action.REJECTED,
             reason=reason,
             data={"review_reasons": order.review_reasons},
             changes=RELEASE_CLAIM,
@@ -107,13 +110,14 @@ def order_retry(*, order: Order, actor: Actor) -> Order:
                 allowed_from={Status.FAILED},
                 to_status=resume_at,
                 actor=actor,
+                action=OrderEvent.Action.RETRIED,
                 reason="retried",
                 data={"resumed_at": resume_at},
                 changes=RELEASE_CLAIM,
                 on_commit=_enqueue,
             )
         if order.status in Order.MOVING_STATUSES and is_in_backlog(order):
-            record_event(order=order, actor=actor, reason="re-enqueued", data={"requeued_in": order.status})
+            record_event(order=order, actor=actor, action=OrderEvent.Action.REQUEUED, reason="re-enqueued", data={"requeued_in": order.status})
             transaction.on_commit(lambda: _enqueue(order))
             return order
         _refuse_status(order, _("only failed or stuck orders can be retried."))
@@ -163,6 +167,7 @@ def order_edit_lines(*, order: Order, actor: Actor, changes: Mapping[str, int]) 
         record_event(
             order=order,
             actor=actor,
+            action=OrderEvent.Action.EDITED,
             reason="lines edited",
             data={"lines": diffs, "before": old, "after": {name: getattr(order, name) for name in old}},
         )
@@ -222,9 +227,14 @@ def _change_line(line: OrderLine, quantity: int) -> dict:
 
 
 def _recompute(order: Order) -> None:
-    """Totals from the lines (tax once per rate), then the rules on the edited order."""
-    lines = list(order.lines.all())
-    totals = document_totals([LineAmount(amount=line.amount, tax_rate=line.tax_rate) for line in lines])
+    """Totals from the lines and the order's discount (order_totals), then the rules on the edited order."""
+    try:
+        totals = order_totals(lines=order.lines.all(), discount=order.discount)
+    except PricingError:
+        raise ActionRefused(
+            _("The order's discount of %(discount)s yen is more than its lines now come to; keep more seats or reject it.")
+            % {"discount": f"{order.discount:,}"}
+        ) from None
     order.subtotal, order.tax, order.total = totals.subtotal, totals.tax, totals.total
     order.save(update_fields=["subtotal", "tax", "total"])
     order._rule_lines = None  # the rules cache the lines they read

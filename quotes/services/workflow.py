@@ -12,13 +12,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from quotes.models import JAPAN, Quote, QuoteEvent
+from orderdesk.audit import Actor
 from quotes.selectors import quote_author_ids
-from quotes.services.actors import Actor, QuoteActor
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
 from quotes.services.mail import quote_email
 from quotes.services.transitions import quote_transition
 
-EXPIRY = QuoteActor.system("expiry")
+EXPIRY = Actor.system("expiry")
 
 
 def quote_submit_for_approval(*, quote: Quote, actor: Actor) -> Quote:
@@ -52,7 +52,7 @@ def quote_approve(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
         to_status=Quote.Status.APPROVED,
         actor=actor,
         action=QuoteEvent.Action.APPROVED,
-        comment=comment,
+        reason=comment,
         changes={"approved_by": actor.user},
         not_allowed_message=_("Only a quote waiting for approval can be approved."),
         guard=guard,
@@ -74,7 +74,7 @@ def quote_return(*, quote: Quote, actor: Actor, comment: str) -> Quote:
         to_status=Quote.Status.DRAFT,
         actor=actor,
         action=QuoteEvent.Action.RETURNED,
-        comment=comment.strip(),
+        reason=comment.strip(),
         not_allowed_message=_("Only a quote waiting for approval can be returned."),
     )
 
@@ -124,7 +124,7 @@ def quote_decline(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
         to_status=Quote.Status.DECLINED,
         actor=actor,
         action=QuoteEvent.Action.DECLINED,
-        comment=comment.strip(),
+        reason=comment.strip(),
         not_allowed_message=_("Only a sent quote can be declined."),
     )
 

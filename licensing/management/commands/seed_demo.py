@@ -118,10 +118,11 @@ class Command(BaseCommand):
     def _staff(self):
         for role in ROLES:
             group, _ = Group.objects.get_or_create(name=role)
-            user, created = User.objects.get_or_create(username=role, defaults={"is_staff": role == "manager"})
+            user, created = User.objects.get_or_create(username=role)
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.save()
+            user.is_staff = False  # roles work on the staff pages; /admin/ is for superusers (orderdesk.roles)
+            user.save()
             user.groups.add(group)
         admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created:
