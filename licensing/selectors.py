@@ -148,39 +148,99 @@ def seats_by_product_for_customers(*, customer_ids: Iterable[int]) -> dict[int, 
     return seats
 
 
-def addon_seat_excess(
-    *,
-    customer: Customer,
-    additions: dict[str, int],
-    products: Iterable[Product] | None = None,
-    current: dict[int, int] | None = None,
-) -> list[str]:
-    """SKUs of add-ons in `additions` whose seats would exceed their base product's seats once
-    `additions` (sku → seats to add) were provisioned, counting base seats added by the same order.
+@dataclass(frozen=True)
+class FamilyOf:
+    """What the add-on rule needs to know of a product: its kind, its family, the base family an add-on runs on."""
 
-    Only add-ons the order adds to are checked: an order that adds base seats
-    alone can only reduce an excess. Unknown SKUs are left to the unknown-SKU
-    rule, and an add-on without a configured base has nothing to exceed. Two
-    queries; one when the caller passes the `products` of `additions` already
-    loaded with their base_product (select_related), none when it also passes
-    the customer's `current` seats by product id (seats_by_product).
+    kind: str
+    family: str
+    base_family: str
+
+    @classmethod
+    def of(cls, product: Product) -> "FamilyOf":
+        return cls(kind=product.kind, family=product.family, base_family=product.base_family)
+
+
+def product_families() -> dict[int, FamilyOf]:
+    """product id → FamilyOf, for the whole catalog (a handful of rows). One query."""
+    rows = Product.objects.values_list("id", "kind", "family", "base_family")
+    return {product_id: FamilyOf(kind, family, base_family) for product_id, kind, family, base_family in rows}
+
+
+def seats_and_families_for_customers(
+    *, customer_ids: Iterable[int], excluding_references: Iterable[str] = ()
+) -> tuple[dict[int, dict[int, int]], dict[int, FamilyOf]]:
+    """customer id → (product id → seats), and the FamilyOf each of those products, in one grouped query.
+
+    `excluding_references`: ledger entries left out (the lines a provisioning
+    is about to record, so that a re-run does not count them as already there).
     """
-    if products is None:
-        products = Product.objects.filter(sku__in=additions).select_related("base_product")
-    addons = {
-        product.sku: product
-        for product in products
-        if product.sku in additions and product.kind == Product.Kind.ADDON and product.base_product_id is not None
+    rows = (
+        SeatLedgerEntry.objects.filter(subscription__customer_id__in=list(customer_ids))
+        .exclude(reference__in=list(excluding_references))
+        .order_by()
+        .values_list(
+            "subscription__customer_id",
+            "subscription__product_id",
+            "subscription__product__kind",
+            "subscription__product__family",
+            "subscription__product__base_family",
+        )
+        .annotate(total=Sum("quantity"))
+    )
+    seats: dict[int, dict[int, int]] = {}
+    families: dict[int, FamilyOf] = {}
+    for customer_id, product_id, kind, family, base_family, total in rows:
+        seats.setdefault(customer_id, {})[product_id] = total
+        families[product_id] = FamilyOf(kind, family, base_family)
+    return seats, families
+
+
+@dataclass(frozen=True)
+class AddonExcess:
+    """An add-on family with more seats than the family of base licenses it runs on (RDA over SRA)."""
+
+    addon_family: str
+    base_family: str
+    addon_seats: int
+    base_seats: int
+
+    @property
+    def excess(self) -> int:
+        return self.addon_seats - self.base_seats
+
+
+def addon_excess(*, seats: dict[int, int], added: dict[int, int], families: dict[int, FamilyOf]) -> list[AddonExcess]:
+    """The add-on families that `added` adds seats to and whose seats would then exceed their base family's.
+
+    `seats`: the customer's current seats by product id; `added`: seats a change
+    adds, by product id; `families`: FamilyOf by product id, for at least every
+    id of both. Seats of every term count together: an add-on family runs on
+    every base license of its base family (SRA-1Y and SRA-3Y both carry RDA-1Y
+    seats). Only families the change adds add-on seats to are judged: a change
+    that adds base seats alone can only reduce an excess, and an excess left
+    from before is not this change's doing. No query.
+    """
+    after: dict[int, int] = dict(seats)
+    for product_id, quantity in added.items():
+        after[product_id] = after.get(product_id, 0) + quantity
+    judged = {
+        (families[product_id].family, families[product_id].base_family)
+        for product_id, quantity in added.items()
+        if quantity > 0 and families[product_id].kind == Product.Kind.ADDON
     }
-    if current is None:
-        current = seats_by_product(customer=customer)
     excess = []
-    for addon in addons.values():
-        addon_seats = current.get(addon.pk, 0) + additions[addon.sku]
-        base_seats = current.get(addon.base_product_id, 0) + additions.get(addon.base_product.sku, 0)
+    for addon_family, base_family in sorted(judged):
+        addon_seats = base_seats = 0
+        for product_id, count in after.items():
+            product = families[product_id]
+            if product.kind == Product.Kind.ADDON and product.family == addon_family:
+                addon_seats += count
+            elif product.kind == Product.Kind.BASE and product.family == base_family:
+                base_seats += count
         if addon_seats > base_seats:
-            excess.append(addon.sku)
-    return sorted(excess)
+            excess.append(AddonExcess(addon_family, base_family, addon_seats=addon_seats, base_seats=base_seats))
+    return excess
 
 
 @dataclass(frozen=True)
@@ -216,7 +276,8 @@ def license_validate(*, customer: Customer, key: str, at: datetime | None = None
          decision outranks everything the calendar says).
       3. EXPIRED — `at`, as a date in Japan, is after the term's last day.
       4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
-         an add-on with more seats than the customer's base subscription.
+         an add-on whose family has more seats than the base family it runs on
+         (every term counted: RDA-1Y seats against SRA-1Y and SRA-3Y seats).
       5. OUTSIDE_WORKING_HOURS — an active work-hours policy and `at` outside
          it, in the policy's time zone; mode "warn" is still valid, "block" not.
          Last, because it is the only check that may still allow use.
@@ -256,15 +317,14 @@ def _has_seats(subscription: Subscription) -> bool:
     if seats <= 0:
         return False
     product = subscription.product
-    if product.kind != Product.Kind.ADDON or product.base_product_id is None:
+    if product.kind != Product.Kind.ADDON:
         return True
-    base_seats = (
-        SeatLedgerEntry.objects.filter(
-            subscription__customer_id=subscription.customer_id, subscription__product_id=product.base_product_id
-        ).aggregate(total=Sum("quantity"))["total"]
-        or 0
+    # The add-on family's seats, every term together, against its base family's (one query).
+    family_seats = SeatLedgerEntry.objects.filter(subscription__customer_id=subscription.customer_id).aggregate(
+        addon=Sum("quantity", filter=Q(subscription__product__kind=Product.Kind.ADDON, subscription__product__family=product.family)),
+        base=Sum("quantity", filter=Q(subscription__product__kind=Product.Kind.BASE, subscription__product__family=product.base_family)),
     )
-    return seats <= base_seats
+    return (family_seats["addon"] or 0) <= (family_seats["base"] or 0)
 
 
 def _aware(at: datetime) -> datetime:

@@ -7,6 +7,7 @@ the race — no lock, no "check then insert" that two transactions could both pa
 """
 
 import calendar
+from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,6 +26,7 @@ from licensing.models import (
     Subscription,
     generate_license_key,
 )
+from licensing.selectors import AddonExcess, FamilyOf, addon_excess, seats_and_families_for_customers
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -39,6 +41,24 @@ class ReferenceConflict(LedgerError):
 
 class SeatsBelowZero(LedgerError):
     pass
+
+
+class AddonSeatsExceedBase(LedgerError):
+    """Add-on seats may never exceed the seats of the base licenses they run on: provisioning refuses them.
+
+    The ledger's own rule, whoever approved the order: a person may override a
+    review rule, never this. `excess` says by how much, per add-on family.
+    """
+
+    def __init__(self, *, customer: Customer, excess: Sequence[AddonExcess]):
+        self.customer = customer
+        self.excess = list(excess)
+        details = "; ".join(
+            f"{item.addon_family} add-on seats {item.addon_seats} > {item.base_family} base seats {item.base_seats} "
+            f"({item.excess} over)"
+            for item in self.excess
+        )
+        super().__init__(f"{customer.code}: {details}")
 
 
 def add_months(day: date, months: int) -> date:
@@ -105,10 +125,13 @@ def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provision
             raise LedgerError(f"provisioning adds at least one seat, got {request.quantity} for {request.reference}")
     if not pairs:
         return [[] for _group in batch]
-    subscriptions = _subscriptions_get_or_create(batch)
-    entries = _entries_create_once(
-        {request.reference: (request, subscriptions[customer.pk, request.product.pk]) for customer, request in pairs}
-    )
+    # The customers' lock taken in _refuse_addon_excess lasts until the entries commit.
+    with _transaction_unless_in_one():
+        _refuse_addon_excess(batch)
+        subscriptions = _subscriptions_get_or_create(batch)
+        entries = _entries_create_once(
+            {request.reference: (request, subscriptions[customer.pk, request.product.pk]) for customer, request in pairs}
+        )
     for customer, request in pairs:
         _same_entry(entries[request.reference], customer=customer, product=request.product, quantity=request.quantity)
     keys = _keys_issue_once({reference: entries[reference].subscription for reference in references})
@@ -116,6 +139,52 @@ def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provision
         [Provisioned(entry=entries[request.reference], license_key=keys[request.reference]) for request in group.requests]
         for group in batch
     ]
+
+
+def _refuse_addon_excess(batch: Sequence[CustomerSeats]) -> None:
+    """Raise AddonSeatsExceedBase if the batch's add-on seats would take a customer's add-on family over its base.
+
+    Only customers adding add-on seats are judged, and locked first (their
+    rows, in id order): two batches adding add-on seats for one customer then
+    judge one after the other, and cannot both pass on the same base seats.
+    The batch's own lines are left out of the current seats, so a re-run
+    counts them once. Base seats in the same batch count. Two queries when
+    some customer adds add-on seats, none otherwise.
+    """
+    groups = [group for group in batch if any(request.product.kind == Product.Kind.ADDON for request in group.requests)]
+    if not groups:
+        return
+    customer_ids = sorted({group.customer.pk for group in groups})
+    _lock_customers(customer_ids)
+    seats, families = seats_and_families_for_customers(
+        customer_ids=customer_ids, excluding_references=[request.reference for group in groups for request in group.requests]
+    )
+    added: dict[int, dict[int, int]] = {}
+    customers: dict[int, Customer] = {}
+    for group in groups:
+        customers[group.customer.pk] = group.customer
+        by_product = added.setdefault(group.customer.pk, {})
+        for request in group.requests:
+            by_product[request.product.pk] = by_product.get(request.product.pk, 0) + request.quantity
+            families[request.product.pk] = FamilyOf.of(request.product)
+    for customer_id, by_product in added.items():
+        excess = addon_excess(seats=seats.get(customer_id, {}), added=by_product, families=families)
+        if excess:
+            raise AddonSeatsExceedBase(customer=customers[customer_id], excess=excess)
+
+
+def _transaction_unless_in_one():
+    """The caller's transaction when there is one (the pipeline's step), else one of our own.
+
+    Not a savepoint: a refusal is raised before anything is written, so the
+    caller's transaction stays usable, and a provisioning step costs no extra statements.
+    """
+    return nullcontext() if transaction.get_connection().in_atomic_block else transaction.atomic()
+
+
+def _lock_customers(customer_ids: Sequence[int]) -> None:
+    # FOR NO KEY UPDATE: an order's insert (FOR KEY SHARE on its customer) does not wait for it.
+    list(Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
 
 
 def _subscriptions_get_or_create(batch: Sequence[CustomerSeats]) -> dict[tuple[int, int], Subscription]:

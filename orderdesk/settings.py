@@ -174,6 +174,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The tests' database is a file too (not in memory), so that the Celery
+    # workers the pipeline tests start share it, as the embedded mode's do.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Lets orderdesk.db.fetch_one()/fetch_all() prepare the order intake's statements.
@@ -337,7 +340,21 @@ ORDERDESK_ISSUER = {
 
 # Straight-through rules (orders/rules.py): beyond these an order waits for a person.
 ORDER_REVIEW_MAX_QUANTITY = env_int("ORDER_REVIEW_MAX_QUANTITY", 1000, minimum=1)
+# A suspected duplicate is a true resubmission of an earlier order's lines:
+# under a PO number that differs only in form (case, spaces, full-/half-width,
+# a trailing revision mark) within ORDER_DUPLICATE_WINDOW_HOURS, or under any
+# PO number within ORDER_DUPLICATE_SAME_LINES_MINUTES. The same lines under a
+# clearly different PO number within the window pass, with a note on both
+# orders' timelines (orders/duplicates.py).
 ORDER_DUPLICATE_WINDOW_HOURS = env_int("ORDER_DUPLICATE_WINDOW_HOURS", 24, minimum=0)
+ORDER_DUPLICATE_SAME_LINES_MINUTES = env_int("ORDER_DUPLICATE_SAME_LINES_MINUTES", 10, minimum=0)
+if ORDER_DUPLICATE_SAME_LINES_MINUTES > ORDER_DUPLICATE_WINDOW_HOURS * 60:
+    raise ImproperlyConfigured("ORDER_DUPLICATE_SAME_LINES_MINUTES must fit in ORDER_DUPLICATE_WINDOW_HOURS")
+# Payment terms for the credit exposure (orders/credit.py): months from the
+# month-end close (締め) to payment. Completed orders of the current month and
+# of this many months before it are unpaid and count against the credit limit,
+# from the first day of that month, Japan time. 1 = 月末締め翌月末払い.
+ORDER_CREDIT_TERMS_MONTHS = env_int("ORDER_CREDIT_TERMS_MONTHS", 1, minimum=0)
 # The sweeper re-enqueues orders that sat in a moving state longer than this
 # (broker down at submission, messages lost in a Redis restart, a worker killed).
 ORDER_STUCK_AFTER_SECONDS = env_int("ORDER_STUCK_AFTER_SECONDS", 600, minimum=1)
@@ -418,6 +435,18 @@ BACKLOG_BULK_MAX_ORDERS = env_int("BACKLOG_BULK_MAX_ORDERS", 500, minimum=1)
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Publishing must never hold up an API response for long (see
+# orders.services.queueing): connect fast, and give up on a dead broker after
+# one quick retry instead of kombu's default of seconds. (Also applied by
+# tests/workers.publishing_to when a test points the app at another broker.)
+NETWORK_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 0.3,
+    "socket_timeout": 2,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -434,15 +463,7 @@ else:
         # Longer than the longest task: an unacknowledged message is handed
         # to another worker after this, so a short value duplicates work.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
-        # Publishing must never hold up an API response for long (see
-        # orders.services.queueing): connect fast, and give up on a dead
-        # broker after one quick retry instead of kombu's default of seconds.
-        "socket_connect_timeout": 0.3,
-        "socket_timeout": 2,
-        "max_retries": 1,
-        "interval_start": 0,
-        "interval_step": 0.1,
-        "interval_max": 0.1,
+        **NETWORK_BROKER_TRANSPORT_OPTIONS,
     }
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "orderdesk.broker:Transport"  # kombu's, with one Redis client per channel

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import JSONArray
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from orders import display
 from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, BacklogPreference, Order, OrderLine, ReviewReason
 from orders.permissions import HELPER_REASONS, may_handle_check, with_reasons_text
-from orders.rules import OPEN_EXCLUDED_STATUSES
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
 # Every status an order in the backlog can have: the predicate of the partial index
@@ -489,12 +488,6 @@ def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
     if order.status in DECISION_STATUSES:
         return True
     return order.status in Order.MOVING_STATUSES and order.status_changed_at < stuck_cutoff(now)
-
-
-def customer_credit_used(customer) -> int:
-    """Yen of the customer's open orders — the sum the credit-limit rule compares with the limit."""
-    open_orders = Order.objects.filter(customer=customer).exclude(status__in=OPEN_EXCLUDED_STATUSES)
-    return open_orders.aggregate(total=Sum("total"))["total"] or 0
 
 
 def backlog_density_of(user) -> str:

@@ -100,6 +100,8 @@ class Order(models.Model):
     # ORDER_STUCK_AFTER_SECONDS, so a long backlog is not flooded with copies.
     swept_at = models.DateTimeField(_("last swept"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    # Suspected duplicates (orders.duplicates), linked both ways: each order of a pair shows the other.
+    possible_duplicates = models.ManyToManyField("self", verbose_name=_("possible duplicates"), symmetrical=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -117,6 +119,13 @@ class Order(models.Model):
             # Who holds which orders; a new order is held by no one and is not entered here.
             models.Index(fields=["claimed_by"], name="order_claimed_by", condition=models.Q(claimed_by__isnull=False)),
             models.Index(fields=["status", "status_changed_at"], name="order_status_age"),
+            # A customer's completed orders by completion, for the unpaid part of its credit
+            # exposure (orders.credit). Partial: a new order is not completed and is not entered here.
+            models.Index(
+                fields=["customer", "status_changed_at"],
+                name="order_customer_completed",
+                condition=models.Q(status="completed"),
+            ),
             # The backlog lists open orders oldest first: this index holds only
             # the (few) open orders, in that order, so a page is a short index
             # walk however many completed orders pile up behind it.
@@ -198,6 +207,7 @@ class OrderEvent(AuditEvent):
         RELEASED = "released", pgettext_lazy("order history", "Released")
         EDITED = "edited", pgettext_lazy("order history", "Lines edited")
         REQUEUED = "requeued", pgettext_lazy("order history", "Re-enqueued")
+        NOTED = "noted", pgettext_lazy("order history", "Note")
 
     SUBJECT_FIELD = "order"
 

@@ -24,6 +24,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ["sku"]
 
     sku = factory.Sequence(lambda n: f"SKU-{n}")
+    family = factory.LazyAttribute(lambda product: product.sku)
     name_ja = "セキュアリモートアクセス 1年ライセンス"
     name_en = "Secure Remote Access, 1-year license"
     kind = Product.Kind.BASE

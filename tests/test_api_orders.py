@@ -203,8 +203,10 @@ def test_products_lists_the_active_catalog_with_tiers(api, catalog):
     products = api.get("/api/v1/products/").json()
 
     assert [p["sku"] for p in products] == ["RDA-1Y", "SRA-1Y"]
-    sra = products[1]
+    rda, sra = products
     assert sra["kind"] == "base" and sra["term_months"] == 12
+    assert (sra["family"], sra["base_family"]) == ("SRA", "")
+    assert (rda["kind"], rda["family"], rda["base_family"]) == ("addon", "RDA", "SRA")  # runs on SRA of any term
     assert sra["price_tiers"][:2] == [{"min_quantity": 1, "unit_price": 6000}, {"min_quantity": 50, "unit_price": 5400}]
 
 

@@ -137,6 +137,8 @@ def test_a_helper_cannot_approve_an_order_with_one_simple_and_one_credit_reason(
 
 
 def test_a_helpers_bulk_approve_refuses_the_over_credit_order_and_approves_the_others(client, customer, catalog, helper):
+    customer.credit_limit = 100_000  # each order ¥66,000: the credit order does not fit once the other is approved
+    customer.save()
     simple = held_order(customer, catalog, reasons=[ReviewReason.QUANTITY_OVER_CAP], po_number="PO-S")
     credit = held_order(customer, catalog, reasons=[ReviewReason.OVER_CREDIT_LIMIT], po_number="PO-C")
     client.force_login(helper)

@@ -12,7 +12,6 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from licensing.models import SeatLedgerEntry
-from orders import rules
 from orders.models import Order, OrderDocument, ReviewReason
 from orders.services import documents
 from orders.services import pipeline
@@ -51,33 +50,44 @@ def run_batch_to_rest(orders) -> None:
     raise AssertionError("orders still moving after 10 steps")
 
 
-def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(customer, catalog, settings):
+def a_day_of_orders(group: str) -> dict[str, Order]:
+    """The same orders for a group of customers of its own: plain, twins, over the cap, add-on heavy, manual, credit."""
+    owner = CustomerFactory(code=f"{group}-OWNER")
+    careful = CustomerFactory(code=f"{group}-CAREFUL", manual_approval=True)
+    small = CustomerFactory(code=f"{group}-SMALL", credit_limit=100_000)
+    return {
+        "plain": place(owner, "PO-PLAIN", (10, 5)),
+        "twin-1": place(owner, "PO-TWIN-1"),
+        "twin-2": place(owner, "PO-TWIN-2"),  # the same lines as PO-TWIN-1, minutes later
+        "big": place(owner, "PO-BIG", (600, 0)),
+        "addon": place(owner, "PO-ADDON", (1, 20)),
+        "careful": place(careful, "PO-CAREFUL", (1, 1)),
+        "small-1": place(small, "PO-SMALL-1", (10, 0)),  # ¥66,000 with tax: within the limit alone
+        "small-2": place(small, "PO-SMALL-2", (11, 0)),  # ¥72,600: over ¥100,000 once the first is approved
+    }
+
+
+def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(catalog, settings):
     settings.ORDER_REVIEW_MAX_QUANTITY = 500
-    careful = CustomerFactory(code="CAREFUL", manual_approval=True)
-    small = CustomerFactory(code="SMALL", credit_limit=100_000)
-    orders = [
-        place(customer, "PO-PLAIN", (10, 5)),
-        place(customer, "PO-TWIN-1"),
-        place(customer, "PO-TWIN-2"),  # the same lines as PO-TWIN-1
-        place(customer, "PO-BIG", (600, 0)),
-        place(customer, "PO-ADDON", (1, 20)),
-        place(careful, "PO-CAREFUL", (1, 1)),
-        place(small, "PO-SMALL-1", (10, 0)),  # ¥66,000 with tax: within the limit alone
-        place(small, "PO-SMALL-2", (11, 0)),  # together over ¥100,000
-    ]
-    one_at_a_time = {order.po_number: rules.order_review_reasons(order=order) for order in orders}
-    assert one_at_a_time["PO-PLAIN"] == []
-    assert one_at_a_time["PO-TWIN-1"] == [ReviewReason.SUSPECTED_DUPLICATE]
-    assert ReviewReason.QUANTITY_OVER_CAP in one_at_a_time["PO-BIG"]
-    assert ReviewReason.ADDON_EXCEEDS_BASE in one_at_a_time["PO-ADDON"]
-    assert one_at_a_time["PO-CAREFUL"] == [ReviewReason.MANUAL_APPROVAL]
-    assert one_at_a_time["PO-SMALL-2"] == [ReviewReason.OVER_CREDIT_LIMIT]
+    alone = a_day_of_orders("ALONE")
+    for order in alone.values():
+        orders_advance(order_ids=[order.pk], status=Status.RECEIVED)
+    batch = a_day_of_orders("BATCH")
 
-    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)
+    orders_advance(order_ids=[order.pk for order in batch.values()], status=Status.RECEIVED)
 
-    batch = {order.po_number: order.review_reasons for order in Order.objects.filter(pk__in=[o.pk for o in orders])}
-    assert batch == one_at_a_time
-    assert set(statuses(orders).values()) == {Status.VALIDATED}
+    def reasons(orders):
+        return {label: Order.objects.get(pk=order.pk).review_reasons for label, order in orders.items()}
+
+    one_at_a_time = reasons(alone)
+    assert one_at_a_time["plain"] == [] and one_at_a_time["twin-1"] == []
+    assert one_at_a_time["twin-2"] == [ReviewReason.SUSPECTED_DUPLICATE]
+    assert ReviewReason.QUANTITY_OVER_CAP in one_at_a_time["big"]
+    assert ReviewReason.ADDON_EXCEEDS_BASE in one_at_a_time["addon"]
+    assert one_at_a_time["careful"] == [ReviewReason.MANUAL_APPROVAL]
+    assert (one_at_a_time["small-1"], one_at_a_time["small-2"]) == ([], [ReviewReason.OVER_CREDIT_LIMIT])
+    assert reasons(batch) == one_at_a_time
+    assert set(statuses(batch.values()).values()) == {Status.VALIDATED}
 
 
 def test_a_gather_takes_the_oldest_waiting_new_orders_up_to_the_batch_size(customer, catalog, settings):

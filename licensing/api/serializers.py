@@ -13,11 +13,17 @@ class PriceTierSerializer(serializers.ModelSerializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="name_ja", help_text="Japanese product name.")
+    family = serializers.CharField(help_text="Product line, the same for every term (SRA for SRA-1Y and SRA-3Y).")
+    base_family = serializers.CharField(
+        help_text="Add-ons: the family of base licenses they run on. A customer's add-on seats of a family, "
+        "every term together, never exceed the seats of its base family; more are held and never provisioned. "
+        "Empty for a base license."
+    )
     price_tiers = PriceTierSerializer(many=True, read_only=True)
 
     class Meta:
         model = Product
-        fields = ["sku", "name", "name_en", "kind", "term_months", "unit", "tax_rate", "price_tiers"]
+        fields = ["sku", "name", "name_en", "kind", "family", "base_family", "term_months", "unit", "tax_rate", "price_tiers"]
 
 
 # A subscription gets a key per order line; the list shows this many of each, the rest are a link away.

@@ -39,6 +39,7 @@ from orderdesk.audit import Actor
 from orders.models import Order, OrderEvent, OrderLine, ReviewReason
 from orders.rules import order_review_reasons, rules_prefetch
 from orders.services.documents import StoredFile, discard_unrecorded_files, orders_quote_record, orders_quote_store
+from orders.services.duplicates import orders_record_twins
 from orders.services.queueing import clear_gather_pending, enqueue_orders, publish_gather_unless_pending
 from orders.services.transitions import Move, TransitionNotAllowed, order_transition, orders_transition_locked
 
@@ -187,9 +188,11 @@ def orders_validate(*, orders: Sequence[Order]) -> list[Order]:
         reasons = order_review_reasons(order=order)
         summary = ", ".join(reasons) if reasons else "nothing to review"
         moves.append(Move(subject=order, reason=f"rules checked: {summary}", changes={"review_reasons": reasons}))
-    return orders_transition_locked(
+    validated = orders_transition_locked(
         moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE, action=Action.VALIDATED
     )
+    orders_record_twins(orders=orders)  # duplicate links and repeat notes, from what the rules found
+    return validated
 
 
 def orders_decide(*, orders: Sequence[Order]) -> list[Order]:
