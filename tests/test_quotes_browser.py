@@ -182,14 +182,16 @@ def test_the_totals_panel_asks_the_server_only_when_the_form_changes(browser_pag
     page.wait_for_timeout(10_000)
     assert priced == [], f"{len(priced)} price requests in 10 idle seconds"
 
-    page.fill("input[name=customer]", customer.code)
-    page.select_option("select[name='lines-0-product']", str(shop["SRA-1Y"].pk))  # one edit: input and change
+    page.fill("input[name=customer]", customer.code)  # one edit
     page.wait_for_timeout(1_500)
     assert len(priced) == 1
+    page.select_option("select[name='lines-0-product']", str(shop["SRA-1Y"].pk))  # one edit: input and change
+    page.wait_for_timeout(1_500)
+    assert len(priced) == 2
     page.fill("input[name='lines-0-quantity']", "50")  # 50 × ¥5,400 = ¥270,000 + 10%
     page.wait_for_function("document.querySelector('#totals [data-total=total]')?.innerText === '¥297,000'")
     page.wait_for_timeout(1_500)
-    assert len(priced) == 2
+    assert len(priced) == 3
     page.click("button.save")
     page.wait_for_selector(".badge.status-draft")
 
