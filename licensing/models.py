@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,6 +41,38 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+def in_page_language(*, japanese: str, english: str) -> str:
+    """The English text on English pages (when there is one), the Japanese everywhere else.
+
+    Documents (御見積書) and the API always use the Japanese name; this is for pages.
+    """
+    language = translation.get_language() or ""
+    return english if english and language.startswith("en") else japanese
+
+
+# Units are stored as the documents print them; English pages say them in English.
+UNITS_IN_ENGLISH = {"ユーザー": "users", "式": "set", "ライセンス": "licenses", "台": "devices", "個": "pcs", "本": "pcs"}
+
+
+def unit_in_page_language(unit: str) -> str:
+    return in_page_language(japanese=unit, english=UNITS_IN_ENGLISH.get(unit, ""))
+
+
+class ProductLineNames:
+    """For a document line (an order's, a quote's) that froze the product's Japanese name and unit."""
+
+    @property
+    def display_name(self) -> str:
+        """The product's name in the page's language; the frozen Japanese name is what documents print."""
+        if (translation.get_language() or "ja") == "ja":
+            return self.product_name  # without reading the product
+        return in_page_language(japanese=self.product_name, english=self.product.name_en)
+
+    @property
+    def display_unit(self) -> str:
+        return unit_in_page_language(self.unit)
 
 
 class Product(models.Model):
@@ -97,7 +129,12 @@ class Product(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.sku} {self.name_ja}"
+        return f"{self.sku} {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        """The name in the page's language: name_en on English pages, name_ja on Japanese ones."""
+        return in_page_language(japanese=self.name_ja, english=self.name_en)
 
     def clean(self):
         """A family holds products of one kind; an add-on runs on an existing family of base licenses."""
@@ -154,7 +191,7 @@ class ApiTokenManager(models.Manager):
 
 
 class ApiToken(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="api_tokens")
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100, blank=True, help_text=_("Which system uses it."))
     prefix = models.CharField(_("prefix"), max_length=8, editable=False, help_text=_("First characters, to recognise it."))
     key_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import jinja2
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -146,6 +147,12 @@ TEMPLATES = [
             ],
         },
     },
+    # One hot loop only: the backlog's rows (orders/jinja2/). Autoescaping is on, as in Django's.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": True, "undefined": jinja2.StrictUndefined},  # a misspelt name fails, not prints nothing
+    },
 ]
 
 # --- Database -------------------------------------------------------------
@@ -247,6 +254,8 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language on every page (orderdesk/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["orderdesk.formats"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
@@ -428,6 +437,9 @@ BACKLOG_PAGE_SIZE = env_int("BACKLOG_PAGE_SIZE", 50, minimum=5)
 BACKLOG_REFRESH_SECONDS = env_int("BACKLOG_REFRESH_SECONDS", 15, minimum=2)
 # The counts at the top are shared by everyone with the page open and may be this old (0: never cached).
 BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimum=0)
+# Most orders one bulk action over "all matching" takes, oldest first; each is its own transaction,
+# in the web request, so this keeps a request well inside the web server's timeout.
+BACKLOG_BULK_MAX_ORDERS = env_int("BACKLOG_BULK_MAX_ORDERS", 500, minimum=1)
 
 # --- The control room: dashboard, order feed, digest, metrics, health ----------------
 

@@ -21,6 +21,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     # The control room: /dashboard/, the order feed at /orders/, /metrics.
     path("", include("control.urls")),
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
 
 if env_bool("ORDERDESK_BENCH_CEILING", False):

@@ -1,7 +1,10 @@
+import logging
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -11,10 +14,17 @@ from orderdesk.api import problems
 from orderdesk.middleware import SESSION_LANGUAGE_KEY
 from orderdesk.models import UserPreference
 
+logger = logging.getLogger(__name__)
+
 
 @login_required
 def home(request):
     return render(request, "home.html")
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without an icon link (the admin's); the file is a static one."""
+    return redirect(static("favicon.ico"))
 
 
 @never_cache
@@ -61,6 +71,11 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    """The 500 page in the user's language with the navigation; plain if even that fails (the database is down)."""
     if problems.is_api_request(request):
         return problems.api_server_error(request)
-    return defaults.server_error(request)
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        logger.exception("the 500 page could not be rendered with the request; rendering it without")
+        return defaults.server_error(request)

@@ -7,18 +7,21 @@ on the backlog pages starts from `backlog_orders`.
 """
 
 import functools
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import JSONArray
 from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 
-from orders.models import Order, OrderLine, ReviewReason
-from orders.permissions import may_handle_check, with_reasons_text
+from orders import display
+from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, BacklogPreference, Order, OrderLine, ReviewReason
+from orders.permissions import HELPER_REASONS, may_handle_check, with_reasons_text
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
 # Every status an order in the backlog can have: the predicate of the partial index
@@ -99,7 +102,57 @@ def age_band(created_at: datetime, now: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class CountGroup:
+    """Backlog orders alike in everything the counts at the top of the page tell apart, and how many."""
+
+    status: str
+    reasons: frozenset[str]
+    stuck: bool
+    claimed: bool  # someone's claim is active
+    band: str
+    orders: int
+    mine: bool = False  # the viewer's active claim
+
+
+@dataclass(frozen=True)
+class BacklogFacts:
+    """Every order a list may show, grouped: `groups` (all of them) and `mine` (the viewer's claims among them)."""
+
+    groups: list[CountGroup]
+    mine: list[CountGroup]
+
+
+# A chip at the top of the page narrows the list by one value of one of these;
+# each dimension's test of a group, for a value.
+CHIP_TESTS = {
+    "state": lambda value: {
+        "needs_review": lambda group: group.status == Order.Status.NEEDS_REVIEW,
+        "failed": lambda group: group.status == Order.Status.FAILED,
+        "stuck": lambda group: group.stuck,
+    }[value],
+    "reason": lambda value: lambda group: value in group.reasons,
+    "age": lambda value: lambda group: group.band == value,
+    "claim": lambda value: lambda group: not group.claimed,  # "mine" picks BacklogFacts.mine instead
+}
+CHIP_DIMENSIONS = tuple(CHIP_TESTS)
+AGE_BANDS = (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)
+
+
+def group_is_for_helpers(group: CountGroup) -> bool:
+    """orders.permissions.order_is_for_helpers, for a group of orders."""
+    return group.status == Order.Status.NEEDS_REVIEW and bool(group.reasons) and group.reasons <= HELPER_REASONS
+
+
+@dataclass(frozen=True)
 class BacklogCounts:
+    """The numbers at the top of the backlog, following the active filters.
+
+    `total` is the list itself (every filter applied). Each chip counts the
+    orders its value would show with the other filters kept: with a customer
+    and "overdue" chosen, the reason chips count that customer's overdue
+    orders per reason, and the age chips that customer's orders per age band.
+    """
+
     total: int
     needs_review: int
     failed: int
@@ -108,118 +161,167 @@ class BacklogCounts:
     mine: int
     by_reason: dict[str, int]
     by_age: dict[str, int]
+    needs_override: int  # orders in the list that approving would override a rule for
 
 
-COUNTS_CACHE_KEY = "backlog:counts"
+def counts_from_facts(facts: BacklogFacts, *, chips: dict[str, str], helpers_only: bool = False) -> BacklogCounts:
+    """The counts for a list narrowed by `chips` ({dimension: value}), from the grouped facts alone. One pass.
+
+    A group counts towards a chip of one dimension when it passes every other
+    active chip; towards the list's total when it passes them all. "Claimed by
+    me" is counted from the viewer's own groups, and with that chip active the
+    other chips count the viewer's orders only.
+    """
+    tests = {name: CHIP_TESTS[name](value) for name, value in chips.items() if (name, value) != ("claim", "mine")}
+    mine_only = chips.get("claim") == "mine"
+    by_state = {"needs_review": 0, "failed": 0, "stuck": 0}
+    by_reason = dict.fromkeys(ReviewReason.values, 0)
+    by_age = dict.fromkeys(AGE_BANDS, 0)
+    total = mine = needs_override = 0
+    state_tests = {state: CHIP_TESTS["state"](state) for state in by_state}
+    # The whole backlog's groups, then the viewer's own claims among them (facts.mine). An own
+    # claim passes "claimed by me"; the others fail it. Without that chip, the own claims are
+    # already among the whole backlog's groups and only make the "claimed by me" count.
+    for group, is_mine in [*((group, False) for group in facts.groups), *((group, True) for group in facts.mine)]:
+        if helpers_only and not group_is_for_helpers(group):
+            continue
+        failing = [name for name, test in tests.items() if not test(group)]
+        if mine_only and not is_mine:
+            failing.append("claim")
+        if len(failing) > 1:
+            continue
+
+        def counts_for(dimension: str) -> bool:
+            return not failing or failing == [dimension]
+
+        if is_mine and counts_for("claim"):
+            mine += group.orders
+        if is_mine != mine_only:
+            continue
+        if counts_for("state"):
+            for state, test in state_tests.items():
+                by_state[state] += group.orders if test(group) else 0
+        if counts_for("reason"):
+            for code in group.reasons:
+                by_reason[code] = by_reason.get(code, 0) + group.orders
+        if counts_for("age"):
+            by_age[group.band] += group.orders
+        if not failing:
+            total += group.orders
+            if group.status == Order.Status.NEEDS_REVIEW and group.reasons - REASONS_APPROVED_WITHOUT_OVERRIDE:
+                needs_override += group.orders
+    if mine_only:  # the "unclaimed" chip would replace "claimed by me": count it over the whole backlog
+        unclaimed = counts_from_facts(facts, chips={**chips, "claim": "unclaimed"}, helpers_only=helpers_only).total
+    else:
+        unclaimed = sum(
+            group.orders
+            for group in facts.groups
+            if not group.claimed and (not helpers_only or group_is_for_helpers(group)) and all(test(group) for name, test in tests.items() if name != "claim")
+        )
+    return BacklogCounts(
+        total=total,
+        needs_review=by_state["needs_review"],
+        failed=by_state["failed"],
+        stuck=by_state["stuck"],
+        unclaimed=unclaimed,
+        mine=mine,
+        by_reason=by_reason,
+        by_age=by_age,
+        needs_override=needs_override,
+    )
+
+
+GROUPS_CACHE_KEY = "backlog:groups"
 
 
 def mine_cache_key(user) -> str:
-    return f"{COUNTS_CACHE_KEY}:mine:{user.pk}"
+    return f"{GROUPS_CACHE_KEY}:mine:{user.pk}"
+
+
+def backlog_facts(*, user, now: datetime | None = None, narrowed: QuerySet | None = None, exact_mine: bool = False) -> BacklogFacts:
+    """The grouped backlog the counts are made from, for this user.
+
+    The whole backlog's groups are shared by everyone and each person's claims
+    are their own; both are cached for BACKLOG_COUNTS_CACHE_SECONDS and come
+    from the cache in one round trip. In a surge dozens of people keep the page
+    open and it refreshes itself: the groups are computed at most once per that
+    time for all of them, and any combination of chips (reason, state, age,
+    claim) is counted from them in Python, so a refresh usually asks the
+    database for the list alone. `forget_backlog_counts` drops them after a
+    staff action, so the person who acted sees the new numbers at once.
+
+    `narrowed`: the backlog already narrowed by a search or a customer, grouped
+    on the spot (with the viewer's claims marked), not cached.
+    `exact_mine`: the list shows the user's own claims: count them now, so that
+    a claim made elsewhere in the last seconds is not left off its pages.
+    """
+    now = now or timezone.now()
+    if narrowed is not None:
+        groups = grouped_backlog(narrowed, now=now, viewer=user)
+        return BacklogFacts(groups=groups, mine=[group for group in groups if group.mine])
+    seconds = settings.BACKLOG_COUNTS_CACHE_SECONDS
+    keys = {"shared": GROUPS_CACHE_KEY, "mine": mine_cache_key(user)}
+    cached = cache.get_many(keys.values()) if seconds else {}
+    shared, mine = cached.get(keys["shared"]), None if exact_mine else cached.get(keys["mine"])
+    counted = {}
+    if shared is None:
+        shared = counted[keys["shared"]] = grouped_backlog(backlog_orders(now=now), now=now)
+    if mine is None:
+        mine_orders = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user)
+        mine = counted[keys["mine"]] = [replace(group, mine=True) for group in grouped_backlog(mine_orders, now=now)]
+    if counted and seconds:
+        cache.set_many(counted, seconds)
+    return BacklogFacts(groups=shared, mine=mine)
 
 
 def backlog_counts(*, user, now: datetime | None = None) -> BacklogCounts:
-    """The counts for this user: the shared counts and the user's own claims, each cached for a few seconds.
-
-    In a surge dozens of people keep the page open and it refreshes itself:
-    the shared counts are computed at most once per BACKLOG_COUNTS_CACHE_SECONDS
-    for all of them, and each person's count of their own claims at most once
-    per that time for them, so a refresh usually asks the database for the
-    list alone. Both come from the cache in one round trip.
-    `forget_backlog_counts` drops them after a staff action, so the person who
-    acted sees the new numbers at once.
-    """
-    now = now or timezone.now()
-    seconds = settings.BACKLOG_COUNTS_CACHE_SECONDS
-    keys = {"shared": COUNTS_CACHE_KEY, "mine": mine_cache_key(user)}
-    cached = cache.get_many(keys.values()) if seconds else {}
-    shared, mine = cached.get(keys["shared"]), cached.get(keys["mine"])
-    counted = {}
-    if shared is None:
-        shared = counted[keys["shared"]] = shared_backlog_counts(now=now)
-    if mine is None:
-        mine = counted[keys["mine"]] = backlog_orders(now=now).filter(active_claim_q(now), claimed_by=user).count()
-    if counted and seconds:
-        cache.set_many(counted, seconds)
-    return replace(shared, mine=mine)
-
-
-def known_list_count(counts: BacklogCounts, narrowing: dict) -> int | None:
-    """How many orders a list filtered by `narrowing` holds, when the counts already say; else None.
-
-    The whole backlog and each single count link at the top of the page
-    (one reason, state, age band, or unclaimed) are already counted: the list
-    then needs no COUNT(*) of its own over thousands of open orders. Not the
-    user's own claims: that count is cached per person and a claim made
-    elsewhere would leave it short, hiding orders from the list; counting
-    them uses the index on claimed_by and reads a handful of rows.
-    """
-    if not narrowing:
-        return counts.total
-    if len(narrowing) != 1:
-        return None
-    [(name, value)] = narrowing.items()
-    known = {
-        "reason": counts.by_reason,
-        "age": counts.by_age,
-        "state": {"needs_review": counts.needs_review, "failed": counts.failed, "stuck": counts.stuck},
-        "claim": {"unclaimed": counts.unclaimed},
-    }
-    return known.get(name, {}).get(value)
-
-
-def forget_backlog_counts(*, user) -> None:
-    """After `user` acted: the shared counts and the user's own count of claims are recounted on the next page."""
-    cache.delete_many([COUNTS_CACHE_KEY, mine_cache_key(user)])
+    """The whole backlog's counts as `user` sees the page with no filter (the control room's cards)."""
+    return counts_from_facts(backlog_facts(user=user, now=now), chips={})
 
 
 def shared_backlog_counts(*, now: datetime) -> BacklogCounts:
-    """Counts for the top of the page: totals, per reason, per age band, unclaimed. One query.
+    """The whole backlog's counts for no one in particular, counted now (the control room's rollups)."""
+    return counts_from_facts(BacklogFacts(groups=grouped_backlog(backlog_orders(now=now), now=now), mine=[]), chips={})
 
-    The database groups the backlog by what the counts need (status, reasons,
-    stuck, claim, age band): a few dozen groups however many orders wait,
-    computed in one pass. Python then adds the groups up; an order with two
-    reasons counts once under each.
+
+def forget_backlog_counts(*, user) -> None:
+    """After `user` acted: the shared groups and the user's own claims are counted again on the next page."""
+    cache.delete_many([GROUPS_CACHE_KEY, mine_cache_key(user)])
+
+
+def grouped_backlog(orders: QuerySet[Order], *, now: datetime, viewer=None) -> list[CountGroup]:
+    """The orders grouped by what the counts tell apart (status, reasons, stuck, claim, age band). One query.
+
+    The database groups however many orders wait into a few dozen groups in
+    one pass; Python then adds up whatever the page asks for. With a `viewer`
+    the groups also tell the viewer's own claims apart.
     """
-    now = now or timezone.now()
     bands = age_band_ranges(now)
-    groups = (
-        backlog_orders(now=now)
-        .annotate(
-            is_stuck=Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
-            claim=Case(When(unclaimed_q(now), then=Value("unclaimed")), default=Value("claimed")),
-            band=Case(
-                When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
-                When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
-                default=Value(AgeBand.OVERDUE),
-            ),
+    annotations = {
+        "is_stuck": Case(When(stuck_q(now), then=Value(True)), default=Value(False)),
+        "claimed": Case(When(active_claim_q(now), then=Value(True)), default=Value(False)),
+        "band": Case(
+            When(bands[AgeBand.FRESH], then=Value(AgeBand.FRESH)),
+            When(bands[AgeBand.AGEING], then=Value(AgeBand.AGEING)),
+            default=Value(AgeBand.OVERDUE),
+        ),
+    }
+    if viewer is not None:
+        annotations["mine"] = Case(When(active_claim_q(now) & Q(claimed_by=viewer), then=Value(True)), default=Value(False))
+    columns = ["status", "review_reasons", "is_stuck", "claimed", "band", *(["mine"] if viewer is not None else [])]
+    rows = orders.annotate(**annotations).order_by().values(*columns).annotate(orders=Count("pk"))
+    return [
+        CountGroup(
+            status=row["status"],
+            reasons=frozenset(row["review_reasons"] or []),
+            stuck=row["is_stuck"],
+            claimed=row["claimed"],
+            band=row["band"],
+            orders=row["orders"],
+            mine=row.get("mine", False),
         )
-        .order_by()
-        .values("status", "review_reasons", "is_stuck", "claim", "band")
-        .annotate(orders=Count("pk"))
-    )
-    by_status: Counter = Counter()
-    by_claim: Counter = Counter()
-    by_reason: Counter = Counter({code: 0 for code in ReviewReason.values})
-    by_age: Counter = Counter({band: 0 for band in (AgeBand.FRESH, AgeBand.AGEING, AgeBand.OVERDUE)})
-    stuck = 0
-    for group in groups:
-        n = group["orders"]
-        by_status[group["status"]] += n
-        by_claim[group["claim"]] += n
-        by_age[group["band"]] += n
-        stuck += n if group["is_stuck"] else 0
-        for code in set(group["review_reasons"] or []):
-            by_reason[code] += n
-    return BacklogCounts(
-        total=sum(by_status.values()),
-        needs_review=by_status[Order.Status.NEEDS_REVIEW],
-        failed=by_status[Order.Status.FAILED],
-        stuck=stuck,
-        unclaimed=by_claim["unclaimed"],
-        mine=0,
-        by_reason=dict(by_reason),
-        by_age=dict(by_age),
-    )
+        for row in rows
+    ]
 
 
 class LineList(Aggregate):
@@ -265,7 +367,9 @@ class BacklogRow:
 
     Building an Order and a Customer per row, and reading the lines in a query
     of their own, cost more than the SQL of the whole page (bench/README.md).
-    The last four fields are worked out by `rows_for_viewer`.
+    The fields after `line_items` are worked out by `rows_for_viewer`: what the
+    viewer may do, and every text the row shows, as plain strings the template
+    prints (and escapes) as they are.
     """
 
     pk: int
@@ -284,8 +388,29 @@ class BacklogRow:
     line_items: list[tuple[str, int]]
     may_handle: bool = False
     claim_active: bool = False
+    held_by_other: bool = False
+    locked_because: str = ""  # why the viewer may not select it; empty when they may
+    needs_override: bool = False  # approving it overrides a rule, so needs a reason
     band: str = AgeBand.FRESH
+    row_class: str = ""  # its age band, and "locked" when the viewer may not select it
     detail_url: str = ""
+    customer_title: str = ""  # "name (code)", for the cell's tooltip when the name is cut short
+    customer_query: str = ""
+    state_label: str = ""  # "Failed", "Stuck: provisioning"; nothing while it waits for review
+    state_class: str = ""
+    reason_labels: list[str] = field(default_factory=list)
+    why_text: str = ""  # the reasons (or the failure) in one line, for the cell's tooltip when it is cut short
+    failure: str = ""
+    lines_text: str = ""
+    total_text: str = ""
+    age_text: str = ""
+    received_text: str = ""
+    claimer: str = ""
+
+    def __getitem__(self, name: str):
+        # A template looks `row.name` up as row["name"] first: answering it spares
+        # the failed key lookup and its exception for each of the page's ~1,000 cells.
+        return getattr(self, name)
 
 
 def backlog_page_values(orders: QuerySet[Order]) -> QuerySet:
@@ -293,19 +418,79 @@ def backlog_page_values(orders: QuerySet[Order]) -> QuerySet:
     return orders.annotate(line_items=line_items_subquery()).values_list(*ROW_COLUMNS)
 
 
+class _RowTexts:
+    """What the rows of one page share, worked out once: translated labels, the time, ages per minute."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+        self.reasons = {code: str(label) for code, label in display.REASON_LABELS.items()}
+        self.failed = display.status_label(Order.Status.FAILED)
+        self.stuck = {status: _("Stuck: %(status)s") % {"status": display.status_label(status)} for status in Order.MOVING_STATUSES}
+        self.not_for_role = _("Only the order desk or a manager may handle this order.")
+        self.me = _("me")
+        self.separator = display.list_separator()
+        self._ages: dict[int, str] = {}
+        self._days: dict = {}
+        self.tz = timezone.get_current_timezone()
+
+    def age(self, created_at: datetime) -> str:
+        """The age badge's text; rows of the same minute share it (translating it is the costly part)."""
+        minutes = int((self.now - created_at).total_seconds() // 60)
+        if minutes not in self._ages:
+            self._ages[minutes] = display.age(created_at, self.now)
+        return self._ages[minutes]
+
+    def received(self, created_at: datetime) -> str:
+        """When the order came in: display.when, with the day formatted once per page (formatting is the costly part)."""
+        local = timezone.localtime(created_at, self.tz)
+        day = local.date()
+        if day not in self._days:
+            self._days[day] = display.day(day)
+        return display.with_time(self._days[day], local)
+
+
 def rows_for_viewer(values, *, user, now: datetime, detail_base: str) -> list[BacklogRow]:
-    """The rows of one page, from `backlog_page_values`, with what the viewer may do and how old each order is."""
+    """The rows of one page, from `backlog_page_values`, with what the viewer may do and how each is shown."""
     may_handle = may_handle_check(user)
+    texts = _RowTexts(now=now)
+    claims_from = claim_cutoff(now)
     rows = []
     for columns in values:
         row = BacklogRow(*columns)
         row.line_items = [(sku, quantity) for _position, sku, quantity in sorted(row.line_items or [])]
         row.may_handle = may_handle(row)
-        row.claim_active = claim_is_active(row, now)
+        row.claim_active = row.claimed_by_id is not None and row.claimed_at is not None and row.claimed_at >= claims_from
+        row.held_by_other = row.claim_active and row.claimed_by_id != user.pk
+        if not row.may_handle:
+            row.locked_because = texts.not_for_role
+        elif row.held_by_other:
+            row.locked_because = _("%(user)s is working on this order.") % {"user": row.claimed_by_username}
+        row.needs_override = row.status == Order.Status.NEEDS_REVIEW and bool(set(row.review_reasons or []) - REASONS_APPROVED_WITHOUT_OVERRIDE)
         row.band = age_band(row.created_at, now)
+        row.row_class = f"{row.band} locked" if row.locked_because else row.band
         row.detail_url = f"{detail_base}{row.number}/"
+        _describe(row, texts)
         rows.append(row)
     return rows
+
+
+def _describe(row: BacklogRow, texts: _RowTexts) -> None:
+    """The row's texts, in the reader's language."""
+    if row.status == Order.Status.FAILED:
+        row.state_label, row.state_class = texts.failed, "bad"
+        row.failure = Truncator(display.event_reason(row.status_reason)).chars(60)
+    elif row.status != Order.Status.NEEDS_REVIEW:
+        row.state_label, row.state_class = texts.stuck.get(row.status, row.status), "warn"
+    row.reason_labels = [texts.reasons.get(code, code) for code in row.review_reasons or []]
+    row.why_text = texts.separator.join(row.reason_labels) or row.failure
+    row.customer_title = f"{row.customer_name} ({row.customer_code})"
+    row.customer_query = quote(row.customer_code)
+    row.lines_text = ", ".join(f"{sku} × {quantity:,}" for sku, quantity in row.line_items)
+    row.total_text = display.yen(row.total)
+    row.age_text = texts.age(row.created_at)
+    row.received_text = texts.received(row.created_at)
+    if row.claim_active:
+        row.claimer = texts.me if row.claimed_by_id and not row.held_by_other else row.claimed_by_username
 
 
 def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
@@ -314,3 +499,8 @@ def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
         return True
     return order.status in Order.MOVING_STATUSES and order.status_changed_at < stuck_cutoff(now)
 
+
+def backlog_density_of(user) -> str:
+    """The row density the user chose (dense unless they asked for comfortable rows)."""
+    chosen = BacklogPreference.objects.filter(user=user).values_list("density", flat=True).first()
+    return chosen or BacklogPreference.Density.DENSE

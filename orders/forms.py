@@ -4,11 +4,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Product
-from orders.models import Order
+from orders.models import BacklogPreference, Order
+
+# "then=next" on a decision: open the next order after it ("approve and next").
+THEN_CHOICES = [("", _("Back to the backlog")), ("next", _("The next order"))]
 
 
 class ApproveForm(forms.Form):
     override_reason = forms.CharField(label=_("Reason for overriding the rule"), max_length=400, required=False)
+    then = forms.ChoiceField(choices=THEN_CHOICES, required=False)
 
 
 class RejectForm(forms.Form):
@@ -18,6 +22,11 @@ class RejectForm(forms.Form):
         error_messages={"required": _("Give a reason for the rejection.")},
     )
     confirm_last_of_pair = forms.BooleanField(label=_("Also the last order of its duplicate pair"), required=False)
+    then = forms.ChoiceField(choices=THEN_CHOICES, required=False)
+
+
+class DensityForm(forms.Form):
+    density = forms.ChoiceField(label=_("Rows"), choices=BacklogPreference.Density.choices)
 
 
 class KeepOneForm(forms.Form):
@@ -39,18 +48,27 @@ class CancelForm(forms.Form):
 
 
 class BulkForm(forms.Form):
+    """A bulk action on the selected orders, or on every order matching the list's filters."""
+
     ACTIONS = [("approve", _("Approve")), ("reject", _("Reject")), ("retry", _("Retry"))]
-    MAX_ORDERS = 200
+    SELECTED, MATCHING = "selected", "matching"
+    MAX_ORDERS = 200  # picked one by one: a page at most
 
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
-    orders = forms.TypedMultipleChoiceField(label=_("Orders"), coerce=int, choices=())
+    scope = forms.ChoiceField(
+        label=_("Orders"), choices=[(SELECTED, _("The selected orders")), (MATCHING, _("All matching orders"))], required=False
+    )
+    orders = forms.TypedMultipleChoiceField(label=_("Orders"), coerce=int, choices=(), required=False)
+    # For "all matching": the list's filters as a query string, and when the list was shown
+    # (orders that came in after that are not what the person saw, and are left out).
+    query = forms.CharField(required=False, max_length=2000)
+    seen_at = forms.DateTimeField(required=False)
     reason = forms.CharField(label=_("Reason"), max_length=400, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Any order id is acceptable in shape; each one is checked (and may be refused) on its own.
         self.fields["orders"].valid_value = lambda value: str(value).isdigit()
-        self.fields["orders"].error_messages["required"] = _("Select at least one order.")
 
     def clean_orders(self):
         ids = self.cleaned_data["orders"]
@@ -60,6 +78,9 @@ class BulkForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        data["scope"] = data.get("scope") or self.SELECTED
+        if data["scope"] == self.SELECTED and not data.get("orders") and "orders" not in self.errors:
+            self.add_error("orders", _("Select at least one order."))
         if data.get("action") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give a reason for the rejection."))
         return data
@@ -80,7 +101,7 @@ class EditLinesForm(forms.Form):
             self.fields[name] = forms.IntegerField(label=line.sku, min_value=0, initial=line.quantity)
             self.line_skus.append(line.sku)
         on_sale = Product.objects.filter(is_active=True).exclude(sku__in=self.line_skus).order_by("sku")
-        self.fields["add_sku"].choices = [("", "—")] + [(p.sku, f"{p.sku} {p.name_ja}") for p in on_sale]
+        self.fields["add_sku"].choices = [("", "—")] + [(p.sku, f"{p.sku} {p.display_name}") for p in on_sale]
 
     def quantity_fields(self):
         return [self[f"quantity_{sku}"] for sku in self.line_skus]

@@ -6,6 +6,8 @@ from django.utils.translation import pgettext_lazy
 
 from orderdesk.audit import AuditEvent
 
+from licensing.models import ProductLineNames
+
 
 class ReviewReason(models.TextChoices):
     """Why the straight-through rules held an order for a person (stored in Order.review_reasons)."""
@@ -19,6 +21,10 @@ class ReviewReason(models.TextChoices):
     PRICE_DIFFERS_FROM_QUOTE = "PRICE_DIFFERS_FROM_QUOTE", _("Price differs from the accepted quote")
     MANUAL_APPROVAL = "MANUAL_APPROVAL", _("Customer requires manual approval")
     PROVISIONING_REFUSED = "PROVISIONING_REFUSED", _("Licensing refused the seats")
+
+
+# Approving an order held only for these is exactly what they ask for; approving over any other reason overrides a rule.
+REASONS_APPROVED_WITHOUT_OVERRIDE = frozenset({ReviewReason.MANUAL_APPROVAL})
 
 
 class Order(models.Model):
@@ -150,7 +156,7 @@ class Order(models.Model):
         return self.status in self.FINAL_STATUSES
 
 
-class OrderLine(models.Model):
+class OrderLine(ProductLineNames, models.Model):
     # Indexed by unique_line_position and unique_product_per_order, which start with it.
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField(_("position"))
@@ -246,3 +252,21 @@ class OrderDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.kind}"
+
+
+class BacklogPreference(models.Model):
+    """How one person likes the backlog shown; remembered across sessions and devices."""
+
+    class Density(models.TextChoices):
+        DENSE = "dense", _("Dense")
+        COMFORTABLE = "comfortable", _("Comfortable")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="backlog_preference")
+    density = models.CharField(_("row density"), max_length=16, choices=Density.choices, default=Density.DENSE)
+
+    class Meta:
+        verbose_name = _("backlog preference")
+        verbose_name_plural = _("backlog preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.density}"

@@ -1,9 +1,11 @@
 """Who may handle which order in the backlog — the one place this is decided.
 
-Order-desk admins and managers may handle every order. Helpers from other
-departments join during a surge with narrower rights: only orders whose review
-reasons are ALL simple ones. Credit-limit, price and catalogue exceptions stay
-with the order desk. Views, bulk actions, Next and the services all ask here.
+Order-desk admins and managers may handle every order in the backlog. Helpers
+from other departments join during a surge with narrower rights: only orders
+waiting for review whose review reasons are ALL simple ones. Credit-limit,
+price and catalogue exceptions, failed orders and orders stuck in the pipeline
+stay with the order desk. Views, bulk actions, Next and the services all ask
+here; each service then checks that its action applies to the order's state.
 """
 
 from collections.abc import Callable
@@ -39,6 +41,11 @@ def user_is_senior(user) -> bool:
     return has_role(user, ORDER_DESK, MANAGER)
 
 
+def user_may_take_over(user) -> bool:
+    """Take an order someone else is working on: managers only (the order desk may put it back in the pile)."""
+    return has_role(user, MANAGER)
+
+
 def user_may_use_backlog(user) -> bool:
     return has_role(user, ORDER_DESK, MANAGER, HELPER)
 
@@ -47,8 +54,22 @@ def reasons_for_helpers(reasons) -> bool:
     return set(reasons) <= HELPER_REASONS
 
 
+def order_is_for_helpers(order) -> bool:
+    """Waiting for review, and held only for simple reasons.
+
+    An order without reasons is not a helper's: it failed or got stuck in the
+    pipeline (a technical problem), or it is on its way and needs no one.
+    """
+    reasons = order.review_reasons or []
+    return order.status == Order.Status.NEEDS_REVIEW and bool(reasons) and reasons_for_helpers(reasons)
+
+
 def user_may_handle(user, order: Order) -> bool:
-    """May this user claim, edit, approve, reject, retry or cancel this order?"""
+    """May this user's role claim, edit, approve, reject, retry or cancel this order?
+
+    The role's side only: whether the action applies to the order's state
+    (in the backlog, waiting for review, failed, …) each service checks.
+    """
     return may_handle_check(user)(order)
 
 
@@ -57,7 +78,7 @@ def may_handle_check(user) -> Callable[[Order], bool]:
     if user_is_senior(user):
         return lambda order: True
     if has_role(user, HELPER):
-        return lambda order: reasons_for_helpers(order.review_reasons or [])
+        return order_is_for_helpers
     return lambda order: False
 
 
@@ -89,7 +110,12 @@ def handleable_by(user, orders):
         return orders
     if not has_role(user, HELPER):
         return orders.none()
-    orders = with_reasons_text(orders)
+    return for_helpers(orders)
+
+
+def for_helpers(orders):
+    """The orders of `order_is_for_helpers`, as a filter."""
+    orders = with_reasons_text(orders).filter(status=Order.Status.NEEDS_REVIEW).exclude(review_reasons=[])
     for code in SENIOR_REASONS:
         orders = orders.exclude(reason_q(code))
     return orders

@@ -109,6 +109,13 @@ class QuoteEditor:
             self.errors.append(_("Add at least one line."))
         return header_ok and rows_ok and not self.errors
 
+    def as_data(self) -> dict:
+        """An unbound editor's initial values as the browser would post them untouched (to price them)."""
+        data = {name: value for name, value in self.header.initial.items() if value is not None}
+        for row in self.rows:
+            data.update({row.add_prefix(name): value for name, value in row.initial.items() if value is not None})
+        return data
+
     def line_inputs(self) -> list[LineInput]:
         return [row.line_input() for row in self.filled_rows]
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from licensing.models import ProductLineNames
 from orderdesk.audit import AuditEvent
 
 # Validity ends at the end of its last day in Japan, wherever the server runs.
@@ -63,7 +64,7 @@ class Quote(models.Model):
     # Frozen when the quote is sent, so the document the customer got never changes.
     issue_date = models.DateField(_("issue date"), null=True, blank=True)
     recipient_name = models.CharField(_("recipient"), max_length=200, blank=True)
-    recipient_is_company = models.BooleanField(default=True)
+    recipient_is_company = models.BooleanField(_("recipient is a company (御中)"), default=True)
     issuer = models.JSONField(_("issuer"), default=dict, blank=True)
     sent_to = models.EmailField(_("sent to"), blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
@@ -130,7 +131,7 @@ def quote_number(base_number: str, revision: int) -> str:
     return base_number if revision == 1 else f"{base_number}-R{revision}"
 
 
-class QuoteLine(models.Model):
+class QuoteLine(ProductLineNames, models.Model):
     class DiscountKind(models.TextChoices):
         PERCENT = "percent", _("%")
         YEN = "yen", _("yen")

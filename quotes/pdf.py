@@ -46,6 +46,8 @@ CELL_PADDING = 6  # reportlab's default left and right cell padding
 HEADER_GREY = colors.HexColor("#E8E8E8")
 RULE_GREY = colors.HexColor("#808080")
 NOTE_GREY = "#555555"
+DRAFT_MARK = "見本  DRAFT"
+DRAFT_RED = colors.Color(0.75, 0.1, 0.1)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class QuoteDocument:
     notes: str = ""
     discount: int = 0  # yen, already reflected in subtotal
     title: str = "御見積書"
+    # Not an issued document (a quote not sent yet, an order's preview): every page says 見本 / DRAFT.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +187,10 @@ class _FooterCanvas(Canvas):
     the total without building the document twice.
     """
 
-    def __init__(self, *args, document_number: str, **kwargs):
+    def __init__(self, *args, document_number: str, draft: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self._document_number = document_number
+        self._draft = draft
         self._pages = []
 
     def showPage(self):
@@ -197,6 +202,8 @@ class _FooterCanvas(Canvas):
         for page in self._pages:
             self.__dict__.update(page)
             self._draw_footer(page_count)
+            if self._draft:
+                self._draw_draft_mark()
             super().showPage()
         super().save()
 
@@ -206,6 +213,19 @@ class _FooterCanvas(Canvas):
         baseline = MARGIN / 2
         self.drawCentredString(PAGE_WIDTH / 2, baseline, f"{self.getPageNumber()} / {page_count}")
         self.drawRightString(PAGE_WIDTH - MARGIN, baseline, self._document_number)
+
+    def _draw_draft_mark(self):
+        """見本 / DRAFT across the page, faint enough to read the amounts through, and in the footer."""
+        self.saveState()
+        self.setFillColor(DRAFT_RED)
+        self.setFont(JAPANESE_FONT_NAME, 9)
+        self.drawString(MARGIN, MARGIN / 2, DRAFT_MARK)
+        self.setFillAlpha(0.13)
+        self.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+        self.rotate(35)
+        self.setFont(JAPANESE_FONT_NAME, 96)
+        self.drawCentredString(0, -30, DRAFT_MARK)
+        self.restoreState()
 
 
 # --- first-page header --------------------------------------------------------------
@@ -496,7 +516,7 @@ class QuotePdfRenderer:
         )
         template.build(
             _story(document),
-            canvasmaker=functools.partial(_FooterCanvas, document_number=document.number),
+            canvasmaker=functools.partial(_FooterCanvas, document_number=document.number, draft=document.draft),
         )
         return RenderedDocument(
             filename=document_filename(document.number),

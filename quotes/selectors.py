@@ -3,7 +3,10 @@
 from django.db.models import Prefetch, Q, QuerySet
 
 from licensing.models import Customer
-from quotes.models import Quote, QuoteLine
+from quotes.models import Quote, QuoteEvent, QuoteLine
+
+# The events of a revision whose actor wrote its prices and discounts.
+AUTHORING_ACTIONS = (QuoteEvent.Action.CREATED, QuoteEvent.Action.EDITED, QuoteEvent.Action.REVISED)
 
 
 def quote_search(*, text: str = "", status: str = "") -> QuerySet[Quote]:
@@ -28,10 +31,20 @@ def quotes_waiting_for_approval() -> QuerySet[Quote]:
     return Quote.objects.filter(status=Quote.Status.PENDING_APPROVAL).select_related("customer", "created_by").order_by("status_changed_at")
 
 
+def quote_author_ids(*, quotes) -> dict[int, set[int]]:
+    """For each quote, the users who wrote it: who created or revised it, and everyone who edited it since. One query."""
+    quotes = list(quotes)
+    authors: dict[int, set[int]] = {quote.pk: {quote.created_by_id} - {None} for quote in quotes}
+    written = QuoteEvent.objects.filter(quote__in=quotes, action__in=AUTHORING_ACTIONS, actor__isnull=False)
+    for quote_id, user_id in written.values_list("quote_id", "actor_id"):
+        authors[quote_id].add(user_id)
+    return authors
+
+
 def quote_for_staff(*, number: str) -> Quote | None:
     return (
         Quote.objects.select_related("customer", "approved_by", "created_by", "supersedes")
-        .prefetch_related("lines", "events__actor")
+        .prefetch_related("lines__product", "events__actor")
         .filter(number=number)
         .first()
     )

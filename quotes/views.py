@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orderdesk.roles import MANAGER, SALES, has_role, role_required
 from quotes.forms import QuoteEditor, QuoteHeaderForm, QuoteLineForm
 from quotes.models import Quote, QuoteLine
-from quotes.selectors import customer_search, quote_for_staff, quote_search, quotes_waiting_for_approval
 from orderdesk.audit import Actor
+from quotes.selectors import customer_search, quote_author_ids, quote_for_staff, quote_search, quotes_waiting_for_approval
 from quotes.services.documents import quote_render_by_number
 from quotes.services.editing import default_valid_until, quote_create, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteInvalid
@@ -25,6 +25,7 @@ from quotes.services.workflow import (
     quote_return,
     quote_send,
     quote_submit_for_approval,
+    wrote_quote,
 )
 
 QUOTE_ROLES = (SALES, MANAGER)
@@ -148,6 +149,7 @@ def _render_editor(request, editor: QuoteEditor, *, quote: Quote | None):
         {
             "editor": editor,
             "quote": quote,
+            "preview": _preview(editor if editor.header.is_bound else QuoteEditor.bind(editor.as_data())),
             "next_index": max((row.index for row in editor.rows), default=-1) + 1,
             "customers": customer_search(text=""),
         },
@@ -219,7 +221,8 @@ def quote_detail(request, number):
             "last_event": events[-1] if events else None,
             "successor": Quote.objects.filter(supersedes=quote).first(),
             "order": quote.orders.first(),
-            "can_approve": has_role(request.user, MANAGER),
+            "can_approve": has_role(request.user, MANAGER) and not wrote_quote(user=request.user, quote=quote),
+            "approver_wrote_it": has_role(request.user, MANAGER) and wrote_quote(user=request.user, quote=quote),
         },
     )
 
@@ -308,4 +311,8 @@ def quote_return_view(request, number):
 @role_required(MANAGER)
 @require_GET
 def approval_queue(request):
-    return render(request, "quotes/approvals.html", {"quotes": quotes_waiting_for_approval()})
+    quotes = list(quotes_waiting_for_approval())
+    authors = quote_author_ids(quotes=quotes)
+    for quote in quotes:
+        quote.written_by_viewer = request.user.pk in authors[quote.pk]  # four eyes: another manager decides
+    return render(request, "quotes/approvals.html", {"quotes": quotes})

@@ -39,7 +39,8 @@ def catalog(db):
     """The two demo products with their volume tiers."""
     sra = ProductFactory(sku="SRA-1Y", family="SRA", name_ja="セキュアリモートアクセス 1年ライセンス", kind=Product.Kind.BASE)
     rda = ProductFactory(
-        sku="RDA-1Y", family="RDA", name_ja="リモートデスクトップ アドオン 1年ライセンス", kind=Product.Kind.ADDON, base_family="SRA"
+        sku="RDA-1Y", family="RDA", name_ja="リモートデスクトップ アドオン 1年ライセンス", name_en="Remote Desktop add-on, 1-year license",
+        kind=Product.Kind.ADDON, base_family="SRA",
     )
     for product, tiers in ((sra, [(1, 6000), (50, 5400), (100, 4800)]), (rda, [(1, 3000), (50, 2700), (100, 2400)])):
         for min_quantity, unit_price in tiers:

@@ -221,6 +221,28 @@ class TestBulk:
         assert response.status_code == 302
 
 
+    @pytest.mark.parametrize(
+        "target", ["https://evil.example/", "//evil.example/backlog/", "javascript:alert(1)", "/\\evil.example/", "http://testserver.evil/", " //evil.example"]
+    )
+    def test_a_bulk_request_sends_back_only_to_a_path_of_this_site(self, client, customer, catalog, order_desk, target):
+        order = held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        invalid = client.post(reverse("orders:bulk"), {"action": "reject", "orders": [order.pk], "next": target})
+        done = client.post(reverse("orders:bulk"), {"action": "approve", "orders": [order.pk], "next": target})
+
+        assert invalid.status_code == 302 and invalid["Location"] == reverse("orders:backlog")
+        assert target.strip() not in done.content.decode()
+
+    def test_a_bulk_request_goes_back_to_the_filtered_list_it_came_from(self, client, customer, catalog, order_desk):
+        order = held_order(customer, catalog)
+        client.force_login(order_desk)
+
+        response = client.post(reverse("orders:bulk"), {"action": "reject", "orders": [order.pk], "next": "/backlog/?reason=MANUAL_APPROVAL"})
+
+        assert response["Location"] == "/backlog/?reason=MANUAL_APPROVAL"
+
+
 class TestList:
     def rows(self, client, query=""):
         page = client.get(reverse("orders:backlog") + query).content.decode()
@@ -278,9 +300,10 @@ class TestList:
 
         rows = {row.split('"')[1]: row for row in self.rows(client).split("<tr data-order-id=")[1:]}
 
-        assert '<span class="nowrap">SRA-1Y × 10</span>, <span class="nowrap">RDA-1Y × 5</span>' in rows[str(two_lines.pk)]
-        assert f'<td class="nowrap">{manager.username}</td>' in rows[str(two_lines.pk)]
-        assert '<td class="lines-summary"></td>' in rows[str(no_lines.pk)]
+        assert '<td class="lines-summary" title="SRA-1Y × 10, RDA-1Y × 5">SRA-1Y × 10, RDA-1Y × 5</td>' in rows[str(two_lines.pk)]
+        assert f'<td class="claimer">{manager.username}</td>' in rows[str(two_lines.pk)]
+        assert 'disabled title="suzuki さんがこの受注を担当しています。"' in rows[str(two_lines.pk)]  # not selectable for bulk actions
+        assert '<td class="lines-summary" title=""></td>' in rows[str(no_lines.pk)]
         assert f"{customer.name}</a>" in rows[str(no_lines.pk)]
 
     def test_the_count_links_mark_the_current_reason_and_leave_out_empty_ones(self, client, customer, catalog, order_desk):
@@ -295,12 +318,71 @@ class TestList:
         credit, manual = ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL
         with translation.override("en"):
             credit_label, manual_label = escape(credit.label), escape(manual.label)
-        assert f'<a class="count reason current" href="?reason={credit}"><strong>1</strong> {credit_label}</a>' in page
+        # The current reason's link clears it; another reason's link replaces it; the others keep it.
+        assert f'<a class="count reason current" href="?" aria-current="true"><strong>1</strong> {credit_label}</a>' in page
         assert f'<a class="count reason" href="?reason={manual}"><strong>2</strong> {manual_label}</a>' in page
         assert f"?reason={ReviewReason.SUSPECTED_DUPLICATE}" not in page
-        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in page
-        assert '<a class="count bad" href="?state=failed"><strong>1</strong> failed</a>' in page
-        assert '<a class="count" href="?state=stuck"><strong>0</strong> stuck</a>' in page
+        assert '<a class="count total" href="?"><strong>1</strong> in this view</a>' in page
+        assert f'<a class="count" href="?reason={credit}&amp;state=failed"><strong>0</strong> failed</a>' in page
+        assert f'<a class="count" href="?reason={credit}&amp;state=stuck"><strong>0</strong> stuck</a>' in page
+        assert '<a class="count total" href="?"><strong>3</strong> in the backlog</a>' in self.rows(client)
+
+    def test_the_counts_follow_the_active_filters(self, client, customer, catalog, order_desk):
+        other = CustomerFactory(code="ACME", name="アクメ株式会社")
+        held_order(customer, catalog, po_number="O-1", reasons=[ReviewReason.OVER_CREDIT_LIMIT], age=timedelta(days=2))
+        held_order(other, catalog, po_number="A-1", reasons=[ReviewReason.OVER_CREDIT_LIMIT], age=timedelta(days=2))
+        held_order(other, catalog, po_number="A-2", reasons=[ReviewReason.MANUAL_APPROVAL])
+        held_order(other, catalog, po_number="A-3", status=Order.Status.FAILED, reasons=[], age=timedelta(days=2))
+        client.force_login(order_desk)
+
+        def chips(query):
+            page = self.rows(client, query)
+            return {label: int(n) for n, label in re.findall(r'<a class="count[^"]*" href="[^"]*"[^>]*><strong>(\d+)</strong> ([^<]+)</a>', page)}
+
+        everything = chips("")
+        acme = chips("?customer=ACME")
+        acme_overdue = chips("?customer=ACME&age=overdue")
+        searched = chips("?q=A-")
+
+        assert (everything["件 対応待ち"], everything["与信限度額の超過"], everything["期限超過"]) == (4, 2, 3)
+        assert (acme["件 表示中"], acme["与信限度額の超過"], acme["失敗"], acme["期限超過"], acme["新着"]) == (3, 1, 1, 2, 1)
+        # Each chip counts with the other filters kept: the age chips ignore the age chosen, the others follow it.
+        assert (acme_overdue["件 表示中"], acme_overdue["与信限度額の超過"], acme_overdue["失敗"], acme_overdue["新着"]) == (2, 1, 1, 1)
+        assert "手動承認が必要な顧客" not in acme_overdue
+        assert searched["件 表示中"] == 3
+
+    def test_a_helpers_list_and_counts_open_on_what_they_can_handle(self, client, customer, catalog, helper):
+        simple = held_order(customer, catalog, po_number="SIMPLE", reasons=[ReviewReason.QUANTITY_OVER_CAP])
+        credit = held_order(customer, catalog, po_number="CREDIT", reasons=[ReviewReason.OVER_CREDIT_LIMIT])
+        failed = held_order(customer, catalog, po_number="FAILED", status=Order.Status.FAILED, reasons=[])
+        client.force_login(helper)
+
+        default, everything = self.rows(client), self.rows(client, "?scope=all")
+
+        assert f">{simple.number}<" in default and f">{credit.number}<" not in default and f">{failed.number}<" not in default
+        assert '<strong>1</strong> 件 表示中' in default and f'href="?reason={ReviewReason.OVER_CREDIT_LIMIT}"' not in default
+        assert all(f">{order.number}<" in everything for order in (simple, credit, failed))
+        assert '<strong>3</strong> 件 対応待ち' in everything
+
+    def test_the_order_desk_sees_everything_without_a_choice(self, client, customer, catalog, order_desk):
+        held_order(customer, catalog, reasons=[ReviewReason.OVER_CREDIT_LIMIT])
+        client.force_login(order_desk)
+
+        page = self.rows(client, "?scope=handleable")
+
+        assert '<select name="scope"' not in page and "<strong>1</strong> 件 対応待ち" in page
+
+    def test_a_list_of_my_claims_is_counted_exactly(self, client, customer, catalog, order_desk):
+        first, second = held_order(customer, catalog, po_number="C-1"), held_order(customer, catalog, po_number="C-2")
+        client.force_login(order_desk)
+        assert "<strong>0</strong> 自分の担当" in self.rows(client)
+
+        order_claim(order=first, user=order_desk)
+        order_claim(order=second, user=order_desk)  # not through a page: the cached count does not know
+
+        page = self.rows(client, "?claim=mine")
+        assert first.number in page and second.number in page
+        assert '<strong>2</strong> 件 表示中' in page
 
     def test_sorting_by_total_puts_equal_totals_oldest_first(self, client, customer, catalog, order_desk):
         small_old = held_order(customer, catalog, po_number="S-OLD", lines=[("SRA-1Y", 1)], age=timedelta(hours=3))
@@ -330,14 +412,15 @@ class TestList:
         assert 'role="alert"' not in plain and re.findall(r'value="([^"]+)" selected', plain) == []
 
     def test_counts_per_reason_come_from_one_query(self, customer, catalog, order_desk):
-        from orders.backlog import shared_backlog_counts
+        from orders.backlog import BacklogFacts, backlog_orders, counts_from_facts, grouped_backlog
 
         held_order(customer, catalog, po_number="1", reasons=[ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="2", reasons=[ReviewReason.MANUAL_APPROVAL])
         held_order(customer, catalog, po_number="3", status=Order.Status.FAILED, reasons=[])
 
         with CaptureQueriesContext(connection) as queries:
-            counts = shared_backlog_counts(now=timezone.now())
+            groups = grouped_backlog(backlog_orders(), now=timezone.now())
+        counts = counts_from_facts(BacklogFacts(groups=groups, mine=[]), chips={})
 
         assert len(queries) == 1
         assert (counts.total, counts.needs_review, counts.failed) == (3, 2, 1)
@@ -349,6 +432,8 @@ class TestList:
         for i in range(30):
             held_order(customer, catalog, po_number=f"PO-{i}", lines=[("SRA-1Y", 10), ("RDA-1Y", 5)])
         client.force_login(order_desk)
+
+        client.get(reverse("orders:backlog"))  # the first page of a session reads the user's row density once
 
         def queries_for(page_size):
             settings.BACKLOG_PAGE_SIZE = page_size
@@ -471,6 +556,15 @@ class TestDetail:
 
 
 class TestFormatting:
+    @pytest.mark.parametrize("language", ["ja", "en"])
+    def test_the_rows_write_a_moment_as_every_other_page_does(self, customer, catalog, order_desk, language):
+        from orders.backlog import backlog_orders, backlog_page_values, rows_for_viewer
+
+        held_order(customer, catalog, age=timedelta(days=3, minutes=7))
+        with translation.override(language):
+            [row] = rows_for_viewer(backlog_page_values(backlog_orders()), user=order_desk, now=timezone.now(), detail_base="/")
+            assert row.received_text == when(row.created_at)
+
     def test_yen_dates_and_ages_the_japanese_way(self):
         moment = timezone.make_aware(timezone.datetime(2026, 11, 29, 5, 5), timezone.get_fixed_timezone(0))
         with translation.override("ja"):
@@ -519,3 +613,57 @@ def test_on_postgresql_po_numbers_are_searched_through_a_trigram_index(requires_
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'order_po_number_trigram'")
         (definition,) = cursor.fetchone()
     assert "gin_trgm_ops" in definition and "upper" in definition.lower()
+
+
+@pytest.mark.slow
+def test_every_count_is_the_number_of_orders_its_link_lists(customer, catalog, order_desk, helper, settings):
+    """Counts come from grouped facts in Python; the list from the database: they must agree, for any filters."""
+    import itertools
+
+    from django.http import QueryDict
+
+    from orders.backlog import backlog_orders
+    from orders.filters import BacklogFilter
+    from orders.services.claims import order_claim
+
+    colleague = make_staff("yamada", "order_desk")
+    stuck = timedelta(seconds=settings.ORDER_STUCK_AFTER_SECONDS + 60)
+    specs = [
+        ([ReviewReason.MANUAL_APPROVAL], Order.Status.NEEDS_REVIEW, timedelta(minutes=5), order_desk),
+        ([ReviewReason.QUANTITY_OVER_CAP], Order.Status.NEEDS_REVIEW, timedelta(hours=5), None),
+        ([ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL], Order.Status.NEEDS_REVIEW, timedelta(days=2), colleague),
+        ([ReviewReason.OVER_CREDIT_LIMIT], Order.Status.NEEDS_REVIEW, timedelta(minutes=30), order_desk),
+        ([ReviewReason.SUSPECTED_DUPLICATE], Order.Status.NEEDS_REVIEW, timedelta(days=3), None),
+        ([], Order.Status.FAILED, timedelta(hours=6), None),
+        ([], Order.Status.FAILED, timedelta(days=2), order_desk),
+        ([], Order.Status.PROVISIONING, stuck, None),
+    ]
+    for i, (reasons, status, age, holder) in enumerate(specs):
+        order = held_order(customer, catalog, po_number=f"PO-F-{i}", reasons=reasons, status=status, age=age)
+        if holder is not None:
+            Order.objects.filter(pk=order.pk).update(claimed_by=holder, claimed_at=timezone.now())
+
+    def listed(user, query: dict) -> int:
+        return BacklogFilter(QueryDict(mutable=True) | query, queryset=backlog_orders(), user=user).qs.count()
+
+    dimensions = {
+        "state": [None, "needs_review", "failed", "stuck"],
+        "reason": [None, ReviewReason.OVER_CREDIT_LIMIT, ReviewReason.MANUAL_APPROVAL],
+        "age": [None, "fresh", "overdue"],
+        "claim": [None, "unclaimed", "mine"],
+    }
+    for user, scope in [(order_desk, "all"), (helper, "handleable"), (helper, "all")]:
+        for combination in itertools.product(*dimensions.values()):
+            active = {name: value for name, value in zip(dimensions, combination) if value}
+            filterset = BacklogFilter(QueryDict(mutable=True) | {**active, "scope": scope}, queryset=backlog_orders(), user=user)
+            counts = filterset.counts()
+            where = f"{user.username} {scope} {active}"
+            assert counts.total == listed(user, {**active, "scope": scope}), where
+            chips = {
+                ("state", "needs_review"): counts.needs_review, ("state", "failed"): counts.failed, ("state", "stuck"): counts.stuck,
+                ("claim", "unclaimed"): counts.unclaimed, ("claim", "mine"): counts.mine,
+                **{("age", band): n for band, n in counts.by_age.items()},
+                **{("reason", code): n for code, n in counts.by_reason.items()},
+            }  # fmt: skip
+            for (name, value), shown in chips.items():
+                assert shown == listed(user, {**active, name: value, "scope": scope}), f"{where}: {name}={value}"

@@ -50,13 +50,18 @@ def browser():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def open_page(browser, *, width: int, height: int, locale: str):
+    """A page in a browser context of its own (its own cookies: its own session)."""
+    page = browser.new_context(viewport={"width": width, "height": height}, locale=locale).new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = open_page(browser, width=1440, height=900, locale="en-US")
     yield page
-    context.close()
+    page.context.close()
 
 
 def screenshot(page, name: str) -> None:
@@ -132,7 +137,7 @@ def test_a_helper_sees_the_approve_button_disabled_for_a_credit_exception(live_s
     sign_in(page, live_server, user, next_path=f"/backlog/{order.number}/")
 
     assert page.locator("#approve-button").is_disabled()
-    assert page.locator("#reject-form button").is_disabled()
+    assert page.locator("#reject-button").is_disabled() and page.locator("#reject-next-button").is_disabled()
     assert page.locator(".notice").is_visible()
     screenshot(page, "helper-credit-exception-ja")
     page.keyboard.press("a")  # the shortcut does nothing either
@@ -185,3 +190,11 @@ def test_no_page_loads_anything_from_another_host(live_server, page, customer, c
 
     assert requested and all(url.startswith(live_server.url) for url in requested), requested
     assert settings.STATIC_URL in " ".join(requested)
+
+
+@pytest.fixture
+def window(browser):
+    """A 1366×900 window, the size the surge was cleared on."""
+    page = open_page(browser, width=1366, height=900, locale="ja-JP")
+    yield page
+    page.context.close()

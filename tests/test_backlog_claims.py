@@ -79,6 +79,81 @@ class TestClaimAndRelease:
         assert order.claimed_by is None
 
 
+@pytest.mark.django_db
+class TestTakeOver:
+    def test_a_manager_takes_over_an_order_someone_else_holds_and_the_timeline_says_from_whom(self, customer, catalog, helper, manager):
+        order = held_order(customer, catalog)
+        order_claim(order=order, user=helper)
+
+        claims.order_take_over(order=order, user=manager)
+
+        order.refresh_from_db()
+        assert order.claimed_by == manager
+        event = order.events.get(data__claim="taken_over")
+        assert event.actor == manager and event.data["from"] == helper.username
+
+    @pytest.mark.parametrize("role", ["order_desk", "helper"])
+    def test_only_a_manager_may_take_over(self, customer, catalog, manager, role):
+        order = held_order(customer, catalog)
+        order_claim(order=order, user=manager)
+
+        with pytest.raises(NotPermitted):
+            claims.order_take_over(order=order, user=make_staff(f"{role}-user", role))
+
+        order.refresh_from_db()
+        assert order.claimed_by == manager
+
+    def test_an_order_that_left_the_backlog_cannot_be_taken_over(self, customer, catalog, manager):
+        order = held_order(customer, catalog, status=Order.Status.COMPLETED)
+
+        with pytest.raises(ActionRefused):
+            claims.order_take_over(order=order, user=manager)
+
+
+@pytest.mark.django_db
+class TestNextWhileHolding:
+    def test_next_returns_to_the_order_the_user_still_holds_instead_of_claiming_another(self, customer, catalog, order_desk):
+        held = held_order(customer, catalog, po_number="HELD", age=timedelta(minutes=5))
+        waiting = held_order(customer, catalog, po_number="OLDER", age=timedelta(hours=5))
+        order_claim(order=held, user=order_desk)
+
+        result = claims.order_next(user=order_desk)
+
+        assert result.order == held and result.returned
+        waiting.refresh_from_db()
+        assert waiting.claimed_by is None
+        assert Order.objects.filter(claimed_by=order_desk).count() == 1
+
+    def test_next_on_the_held_orders_page_gives_it_back_and_claims_the_next_one(self, customer, catalog, order_desk):
+        skipped = held_order(customer, catalog, po_number="SKIP", age=timedelta(hours=5))
+        following = held_order(customer, catalog, po_number="NEXT", age=timedelta(hours=1))
+        order_claim(order=skipped, user=order_desk)
+
+        result = claims.order_next(user=order_desk, skip=skipped)
+
+        assert result.order == following and not result.returned
+        skipped.refresh_from_db()
+        assert skipped.claimed_by is None
+        assert skipped.events.filter(data__claim="released").count() == 1
+        assert Order.objects.filter(claimed_by=order_desk).count() == 1
+
+    def test_skipped_orders_come_back_once_nothing_else_is_left(self, customer, catalog, order_desk):
+        first = held_order(customer, catalog, po_number="A", age=timedelta(hours=5))
+        second = held_order(customer, catalog, po_number="B", age=timedelta(hours=1))
+
+        assert claims.order_next(user=order_desk).order == first
+        assert claims.order_next(user=order_desk, skip=first).order == second
+        assert claims.order_next(user=order_desk, skip=second, passed_over=[first.pk]).order == first
+
+    def test_a_lapsed_claim_is_not_held(self, customer, catalog, order_desk, settings):
+        lapsed = held_order(customer, catalog, po_number="LAPSED", age=timedelta(minutes=5))
+        older = held_order(customer, catalog, po_number="OLDER", age=timedelta(hours=5))
+        order_claim(order=lapsed, user=order_desk)
+        lapse(lapsed, settings)
+
+        assert claims.order_next(user=order_desk).order == older
+
+
 @pytest.fixture(params=["native", "compare_and_set"])
 def claim_next(request):
     """Next as the database would run it, and the SQLite compare-and-set fallback on any database."""

@@ -132,3 +132,28 @@ def test_a_person_customer_sees_their_own_pdf(catalog):
     response = client_for(person).get(f"/api/v1/orders/{order.number}/documents/quote.pdf")
 
     assert response.status_code == 200
+
+
+def pdf_bytes_text(content: bytes) -> str:
+    result = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True)
+    return result.stdout.decode()
+
+
+def test_the_preview_of_an_order_not_yet_documented_is_marked_as_a_draft_the_stored_pdf_is_not(client, customer, catalog, requires_tool):
+    from django.urls import reverse
+
+    from tests.backlog_support import make_staff
+
+    requires_tool("pdftotext")
+    order = place_order(customer)
+    client.force_login(make_staff("tanaka", "order_desk"))
+
+    preview = client.get(reverse("orders:quote_pdf", args=[order.number]))
+    stored = pdf_text(order_quote_render(order=order))
+    served = client.get(reverse("orders:quote_pdf", args=[order.number]))
+
+    preview_text = pdf_bytes_text(preview.content)
+    assert "見本" in preview_text and "DRAFT" in preview_text and "御見積書（案）" in preview_text
+    assert "¥445,500" in preview_text
+    for final in (stored, pdf_bytes_text(b"".join(served.streaming_content))):
+        assert "見本" not in final and "DRAFT" not in final and "（案）" not in final and "御見積書" in final

@@ -61,6 +61,56 @@ def test_a_discount_over_the_threshold_needs_a_manager_before_sending(catalog, c
     assert sent.events.get(action="approved").actor == boss
 
 
+def test_a_manager_cannot_approve_the_discount_of_a_quote_they_wrote_another_manager_can(catalog, customer, settings, client):
+    settings.QUOTE_APPROVAL_DISCOUNT_PERCENT = 10
+    author, colleague = staff_user("boss", "manager"), staff_user("other-boss", "manager")
+    quote = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 50, 20, 0)], user=author)
+    quote_submit_for_approval(quote=quote, actor=Actor.staff(author))
+
+    with pytest.raises(QuoteActionNotAllowed, match="別のマネージャー"):
+        quote_approve(quote=quote, actor=Actor.staff(author))
+    client.force_login(author)
+    page = client.get(f"/quotes/{quote.number}/").content.decode()
+    assert f'action="/quotes/{quote.number}/approve/"' not in page
+    client.post(f"/quotes/{quote.number}/approve/", {"comment": "self-approved"})
+    quote.refresh_from_db()
+    assert quote.status == Quote.Status.PENDING_APPROVAL and quote.approved_by is None
+
+    quote_approve(quote=quote, actor=Actor.staff(colleague))
+    quote.refresh_from_db()
+    assert quote.status == Quote.Status.APPROVED and quote.approved_by == colleague
+
+
+def test_a_manager_who_edited_a_sellers_quote_cannot_approve_it(catalog, customer, settings):
+    settings.QUOTE_APPROVAL_DISCOUNT_PERCENT = 10
+    seller, boss = staff_user("seller", "sales"), staff_user("boss", "manager")
+    quote = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 50, 5, 0)], user=seller)
+    quote = quote_update(
+        quote=quote, actor=Actor.staff(boss), lines=[LineInput(catalog["SRA-1Y"], 50, 25, 0)],
+        valid_until=quote.valid_until, payment_terms=quote.payment_terms,
+    )  # fmt: skip
+    quote_submit_for_approval(quote=quote, actor=Actor.staff(seller))
+
+    with pytest.raises(QuoteActionNotAllowed):
+        quote_approve(quote=quote, actor=Actor.staff(boss))
+
+
+def test_the_approval_queue_does_not_offer_a_manager_their_own_quote(catalog, customer, settings, client):
+    settings.QUOTE_APPROVAL_DISCOUNT_PERCENT = 10
+    author, seller = staff_user("boss", "manager"), staff_user("seller", "sales")
+    own = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 50, 20, 0)], user=author)
+    theirs = draft_quote(customer=customer, lines=[(catalog["RDA-1Y"], 50, 20, 0)], user=seller)
+    for quote in (own, theirs):
+        quote_submit_for_approval(quote=quote, actor=SYSTEM)
+    client.force_login(author)
+
+    page = client.get("/quotes/approvals/").content.decode()
+
+    assert f'action="/quotes/{theirs.number}/approve/"' in page
+    assert f'action="/quotes/{own.number}/approve/"' not in page
+    assert own.number in page
+
+
 def test_a_discount_at_the_threshold_is_sent_without_approval(catalog, customer, settings):
     settings.QUOTE_APPROVAL_DISCOUNT_PERCENT = 10
     quote = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 50, 10, 0)])
@@ -138,7 +188,7 @@ def test_the_revision_suffix_is_printed_on_the_pdf(quote, tmp_path, requires_too
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
     assert f"{quote.base_number}-R2" in text
-    assert "御見積書" in text and "（案）" not in text
+    assert "御見積書" in text and "（案）" not in text and "見本" not in text and "DRAFT" not in text
 
 
 def test_a_draft_pdf_says_it_is_a_draft(catalog, customer, tmp_path, requires_tool):
@@ -149,7 +199,7 @@ def test_a_draft_pdf_says_it_is_a_draft(catalog, customer, tmp_path, requires_to
 
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
-    assert "御見積書（案）" in text
+    assert "御見積書（案）" in text and "見本" in text and "DRAFT" in text
 
 
 # --- expiry -----------------------------------------------------------------------

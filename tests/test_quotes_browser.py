@@ -161,3 +161,45 @@ def test_sales_builds_sends_and_the_customer_accepts_a_quote(browser_page, live_
     page.goto(f"{live_server.url}/quotes/{quote.number}/")
     assert re.search(rf"Accepted: order {number}", page.content())
     shoot(page, "detail-accepted-en")
+
+
+def sign_in_as_seller(page, live_server):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "seller")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+
+
+def test_the_totals_panel_asks_the_server_only_when_the_form_changes(browser_page, live_server, shop, customer):
+    """An open editor sent 14–20 price requests a second, idle, for as long as it was open (issue 12)."""
+    page = browser_page
+    priced = []
+    page.on("request", lambda request: priced.append(request.url) if request.method == "POST" and "/quotes/price/" in request.url else None)
+    sign_in_as_seller(page, live_server)
+    page.goto(f"{live_server.url}/quotes/new/")
+
+    page.wait_for_timeout(10_000)
+    assert priced == [], f"{len(priced)} price requests in 10 idle seconds"
+
+    page.fill("input[name=customer]", customer.code)  # one edit
+    page.wait_for_timeout(1_500)
+    assert len(priced) == 1
+    page.select_option("select[name='lines-0-product']", str(shop["SRA-1Y"].pk))  # one edit: input and change
+    page.wait_for_timeout(1_500)
+    assert len(priced) == 2
+    page.fill("input[name='lines-0-quantity']", "50")  # 50 × ¥5,400 = ¥270,000 + 10%
+    page.wait_for_function("document.querySelector('#totals [data-total=total]')?.innerText === '¥297,000'")
+    page.wait_for_timeout(1_500)
+    assert len(priced) == 3
+    page.click("button.save")
+    page.wait_for_selector(".badge.status-draft")
+
+    quote = Quote.objects.get()
+    priced.clear()
+    page.goto(f"{live_server.url}/quotes/{quote.number}/edit/")
+    # The saved quote's totals and line prices come with the page, not from a request after it.
+    assert total_shown(page) == "¥297,000" and page.locator("#row-0-unit").inner_text() == "¥5,400"
+    page.wait_for_timeout(3_000)
+    assert priced == []
+    shoot(page, "editor-idle-ja")

@@ -6,13 +6,16 @@ not block an order for the afternoon. Claims are not status changes; they are
 recorded in the timeline all the same.
 """
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from orders.backlog import backlog_orders, claim_is_active, is_in_backlog, unclaimed_q
+from orders.backlog import active_claim_q, backlog_orders, claim_is_active, is_in_backlog, unclaimed_q
 from orders.models import Order, OrderEvent
-from orders.permissions import ActionRefused, ensure_may_handle, handleable_by, user_is_senior
+from orders.permissions import ActionRefused, NotPermitted, ensure_may_handle, handleable_by, user_is_senior, user_may_take_over
 from orders.services.transitions import Actor, record_event
 
 # How many candidates the SQLite fallback of Next tries per round before looking again.
@@ -62,13 +65,75 @@ def order_release(*, order: Order, user) -> Order:
     return order
 
 
+def order_take_over(*, order: Order, user) -> Order:
+    """A manager takes an order someone else holds (a desk that went home, a stuck decision).
+
+    The holder's claim ends and the manager's begins in one write; the
+    timeline says from whom it was taken.
+    """
+    if not user_may_take_over(user):
+        raise NotPermitted(_("Only a manager may take over an order someone else is working on."))
+    ensure_may_handle(user, order)
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("claimed_by").get(pk=order.pk)
+        if not is_in_backlog(order):
+            raise ActionRefused(_("This order no longer needs a person."))
+        holder = order.claimed_by.get_username() if claim_is_active(order) and order.claimed_by_id != user.pk else ""
+        order.claimed_by = user
+        order.claimed_at = timezone.now()
+        order.save(update_fields=["claimed_by", "claimed_at"])
+        record_event(
+            order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="taken over", data={"claim": "taken_over", "from": holder}
+        )
+    return order
+
+
 def order_claim_touch(*, order: Order, user) -> None:
     """Keep the user's own claim alive while they work on the order (a compare-and-set, no event)."""
     Order.objects.filter(pk=order.pk, claimed_by=user).update(claimed_at=timezone.now())
 
 
-def order_claim_next(*, user) -> Order | None:
-    """Claim the oldest unclaimed backlog order this user may handle; None when nothing is left.
+@dataclass(frozen=True)
+class NextOrder:
+    """What Next gave the user: an order (None when nothing is left), and whether they already held it."""
+
+    order: Order | None
+    returned: bool = False
+
+
+def order_next(*, user, skip: Order | None = None, passed_over: Collection[int] = ()) -> NextOrder:
+    """Next: back to the order the user still holds, or claim a new one. Nobody piles up claims.
+
+    `skip`: the order on whose page the user pressed Next. If they hold it,
+    they pass it over: their claim on it ends, so someone else can take it.
+    Otherwise, while they hold any order of the backlog they may handle, Next
+    returns them to it (the one waiting longest) instead of claiming another.
+    `passed_over`: orders the user skipped earlier; Next offers them again only
+    once nothing else is left, so that skipping does not bring the same order back.
+    """
+    if skip is not None:
+        _give_back(order=skip, user=user)
+    now = timezone.now()
+    held = handleable_by(user, backlog_orders(now=now)).filter(active_claim_q(now), claimed_by=user).order_by("created_at", "id").first()
+    if held is not None:
+        return NextOrder(order=held, returned=True)
+    passed_over = {*passed_over, *([skip.pk] if skip is not None else [])}
+    order = order_claim_next(user=user, excluding=passed_over)
+    if order is None and passed_over:
+        order = order_claim_next(user=user)
+    return NextOrder(order=order)
+
+
+def _give_back(*, order: Order, user) -> None:
+    """End the user's own claim on the order, if they still hold it (a compare-and-set)."""
+    with transaction.atomic():
+        if Order.objects.filter(pk=order.pk, claimed_by=user).update(claimed_by=None, claimed_at=None):
+            data = {"claim": "released", "was": user.get_username(), "skipped": True}
+            record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.RELEASED, reason="passed over with Next", data=data)
+
+
+def order_claim_next(*, user, excluding: Collection[int] = ()) -> Order | None:
+    """Claim the oldest unclaimed backlog order this user may handle (but `excluding`); None when nothing is left.
 
     Many people press Next at the same moment in a surge. On PostgreSQL each
     caller locks its candidate with SELECT … FOR UPDATE SKIP LOCKED, so
@@ -78,19 +143,21 @@ def order_claim_next(*, user) -> Order | None:
     unclaimed decides, and a loser tries the next candidate.
     """
     if connection.vendor == "postgresql":
-        return _claim_next_skip_locked(user)
-    return _claim_next_compare_and_set(user)
+        return _claim_next_skip_locked(user, excluding)
+    return _claim_next_compare_and_set(user, excluding)
 
 
-def _candidates(user, now):
+def _candidates(user, now, excluding: Collection[int] = ()):
     orders = handleable_by(user, backlog_orders(now=now)).filter(unclaimed_q(now))
+    if excluding:
+        orders = orders.exclude(pk__in=excluding)
     return orders.order_by("created_at", "id")
 
 
-def _claim_next_skip_locked(user) -> Order | None:
+def _claim_next_skip_locked(user, excluding: Collection[int] = ()) -> Order | None:
     now = timezone.now()
     with transaction.atomic():
-        order = _candidates(user, now).select_for_update(skip_locked=True, of=("self",)).first()
+        order = _candidates(user, now, excluding).select_for_update(skip_locked=True, of=("self",)).first()
         if order is None:
             return None
         order.claimed_by = user
@@ -100,10 +167,10 @@ def _claim_next_skip_locked(user) -> Order | None:
     return order
 
 
-def _claim_next_compare_and_set(user) -> Order | None:
+def _claim_next_compare_and_set(user, excluding: Collection[int] = ()) -> Order | None:
     while True:
         now = timezone.now()
-        candidate_ids = list(_candidates(user, now).values_list("pk", flat=True)[:_CANDIDATES_PER_ROUND])
+        candidate_ids = list(_candidates(user, now, excluding).values_list("pk", flat=True)[:_CANDIDATES_PER_ROUND])
         if not candidate_ids:
             return None
         for order_id in candidate_ids:

@@ -16,7 +16,7 @@ from licensing.models import Product
 from licensing.pricing import PricingError, product_unit_price
 from orders.backlog import is_in_backlog
 from orders.duplicates import ensure_not_last_of_pair
-from orders.models import Order, OrderEvent, OrderLine, ReviewReason
+from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, Order, OrderEvent, OrderLine, ReviewReason
 from orders.totals import order_totals
 from orders.permissions import ActionRefused, ensure_may_handle
 from orders.rules import order_review_reasons
@@ -28,8 +28,6 @@ from orders.services.transitions import Actor, order_transition, record_event
 
 Status = Order.Status
 RELEASE_CLAIM = {"claimed_by": None, "claimed_at": None}
-# Approving these is exactly what they ask for; approving over any other reason overrides a rule.
-REASONS_APPROVED_WITHOUT_OVERRIDE = frozenset({ReviewReason.MANUAL_APPROVAL})
 # Set by the pipeline, not by the rules: an edit that re-runs the rules keeps it.
 REASONS_THE_RULES_DO_NOT_SET = frozenset({ReviewReason.PROVISIONING_REFUSED})
 # A failed order resumes where it failed once a person approved it; earlier failures start over.
@@ -142,11 +140,15 @@ def _resume_status(order: Order) -> str:
 
 
 def order_cancel_by_staff(*, order: Order, actor: Actor, reason: str = "") -> Order:
-    """The same cancellation the customer API uses, behind the backlog's role and claim checks."""
+    """The same cancellation the customer API uses, behind the backlog's role and claim checks.
+
+    Staff cancel only what is in the backlog: an order on its way through the
+    pipeline is nobody's to stop (the customer may cancel it through the API).
+    """
     with transaction.atomic():
         order = _lock_for(order, actor)
-        if not order_is_cancellable(order):
-            _refuse_status(order, _("only orders that have not started provisioning can be cancelled."))
+        if not is_in_backlog(order) or not order_is_cancellable(order):
+            _refuse_status(order, _("only orders in the backlog that have not started provisioning can be cancelled."))
         order = order_cancel(order=order, actor=actor, reason=reason.strip() or "cancelled by staff")
         order.claimed_by = order.claimed_at = None
         order.save(update_fields=["claimed_by", "claimed_at"])

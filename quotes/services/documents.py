@@ -1,5 +1,7 @@
 """A quote as a 御見積書: its frozen data → QuoteDocument → PDF through quotes.pdf."""
 
+from dataclasses import replace
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -11,8 +13,16 @@ from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, Re
 DRAFT_TITLE = "御見積書（案）"
 
 
+def as_draft(document: QuoteDocument) -> QuoteDocument:
+    """The document marked as not issued: titled 御見積書（案）, with 見本 / DRAFT on every page.
+
+    For an unsent quote, and for the preview of an order whose quote is not rendered yet.
+    """
+    return replace(document, title=DRAFT_TITLE, draft=True)
+
+
 def quote_document(*, quote: Quote) -> QuoteDocument:
-    """The document exactly as sent; an unsent draft shows today's date, the live customer, and says 案."""
+    """The document exactly as sent; an unsent draft shows today's date, the live customer, and is marked a draft."""
     if quote.issue_date is not None:
         issue_date, issuer = quote.issue_date, quote.issuer
         recipient_name, recipient_is_company = quote.recipient_name, quote.recipient_is_company
@@ -20,7 +30,7 @@ def quote_document(*, quote: Quote) -> QuoteDocument:
         issue_date, issuer = timezone.now().astimezone(JAPAN).date(), settings.ORDERDESK_ISSUER
         recipient_name = quote.customer.name
         recipient_is_company = quote.customer.honorific == Customer.Honorific.COMPANY
-    return QuoteDocument(
+    document = QuoteDocument(
         number=quote.number,
         issue_date=issue_date,
         valid_until=quote.valid_until,
@@ -46,8 +56,8 @@ def quote_document(*, quote: Quote) -> QuoteDocument:
         discount=quote.discount,
         payment_terms=quote.payment_terms,
         notes=quote.notes,
-        title=QuoteDocument.title if quote.issue_date is not None else DRAFT_TITLE,
     )
+    return document if quote.issue_date is not None else as_draft(document)
 
 
 def line_discount_note(line) -> str:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from quotes.models import Quote, QuoteEvent
 from orderdesk.audit import Actor
+from quotes.pdf import format_japanese_date
 from quotes.services.documents import quote_render_by_number
 from quotes.services.errors import QuoteActionNotAllowed
 from quotes.services.transitions import record_event
@@ -26,7 +27,7 @@ BODY = """{recipient}
 
 見積番号: {number}
 お見積金額: ¥{total:,}（税込）
-有効期限: {valid_until:%Y年%m月%d日}
+有効期限: {valid_until}
 
 ご検討のほど、よろしくお願い申し上げます。
 
@@ -45,7 +46,7 @@ def quote_email(*, quote_id: int, actor: Actor) -> bool:
             issuer=quote.issuer.get("name", ""),
             number=quote.number,
             total=quote.total,
-            valid_until=quote.valid_until,
+            valid_until=format_japanese_date(quote.valid_until),  # as on the PDF and the pages: 2027年1月1日
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[quote.sent_to],

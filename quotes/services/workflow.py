@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from quotes.models import JAPAN, Quote, QuoteEvent
 from orderdesk.audit import Actor
+from quotes.selectors import quote_author_ids
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
 from quotes.services.mail import quote_email
 from quotes.services.transitions import quote_transition
@@ -37,6 +38,14 @@ def quote_submit_for_approval(*, quote: Quote, actor: Actor) -> Quote:
 
 
 def quote_approve(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
+    """A manager approves the discount. Four eyes: never someone who wrote the quote."""
+
+    def guard(locked: Quote) -> None:
+        if wrote_quote(user=actor.user, quote=locked):
+            raise QuoteActionNotAllowed(
+                locked, _("You wrote this quote: another manager must approve its discount (four eyes).")
+            )
+
     return quote_transition(
         quote_id=quote.pk,
         allowed_from={Quote.Status.PENDING_APPROVAL},
@@ -46,7 +55,13 @@ def quote_approve(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
         reason=comment,
         changes={"approved_by": actor.user},
         not_allowed_message=_("Only a quote waiting for approval can be approved."),
+        guard=guard,
     )
+
+
+def wrote_quote(*, user, quote: Quote) -> bool:
+    """Did this user create, revise or edit this revision of the quote (so may not approve it)?"""
+    return user is not None and user.pk in quote_author_ids(quotes=[quote])[quote.pk]
 
 
 def quote_return(*, quote: Quote, actor: Actor, comment: str) -> Quote:
