@@ -1,22 +1,27 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from licensing.calendars import Period, aware, calendar_of, is_inside_hours
 from licensing.models import (
     JAPAN,
+    ClosedPeriod,
     Customer,
     LicenseKey,
+    OutsideHoursValidation,
     Product,
     SeatLedgerEntry,
     Subscription,
     WorkHoursPolicy,
+    zone_or_japan,
 )
 from licensing.pricing import Tier
 
@@ -179,11 +184,29 @@ def normalize_license_key(key: str) -> str:
     return key.strip().upper()
 
 
-def license_validate(*, customer: Customer, key: str, at: datetime | None = None) -> LicenseDecision:
-    """May this customer's user start the license `key` at `at` (default now)?
+@dataclass(frozen=True)
+class KeyCheck:
+    """A decision with what the work-hours record needs to know about it."""
+
+    decision: LicenseDecision
+    at: datetime  # the moment judged
+    license_key: LicenseKey | None = None
+    policy: WorkHoursPolicy | None = None  # the active policy, if the customer has one
+
+
+def license_validate(*, customer: Customer | None, key: str, at: datetime | None = None) -> LicenseDecision:
+    """May the license `key` be started at `at` (default now)? See license_key_check."""
+    return license_key_check(customer=customer, key=key, at=at).decision
+
+
+def license_key_check(*, customer: Customer | None, key: str, at: datetime | None = None) -> KeyCheck:
+    """May the license `key` be started at `at` (default now)?
+
+    `customer`: the purchasing token's customer, whose keys alone are known to
+    it; None for a device, which holds nothing but the key.
 
     Checked in this order, the first failing check answers:
-      1. UNKNOWN_KEY — no such key for this customer. Another customer's key
+      1. UNKNOWN_KEY — no such key (of this customer). Another customer's key
          answers the same, so keys of others are never confirmed to exist.
       2. SUSPENDED — the key is revoked or the subscription suspended (a staff
          decision outranks everything the calendar says).
@@ -191,26 +214,32 @@ def license_validate(*, customer: Customer, key: str, at: datetime | None = None
       4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
          an add-on with more seats than the customer's base subscription.
       5. OUTSIDE_WORKING_HOURS — an active work-hours policy and `at` outside
-         it, in the policy's time zone; mode "warn" is still valid, "block" not.
+         it (licensing.calendars); mode "warn" is still valid, "block" not.
          Last, because it is the only check that may still allow use.
       6. VALID.
+
+    One query reads the key, its subscription, product, customer, policy and
+    both seat sums; a second reads the customer's closed periods, only when
+    the answer depends on them.
     """
-    at = _aware(at or timezone.now())
-    license_key = (
-        LicenseKey.objects.select_related("subscription__product")
-        .filter(key=normalize_license_key(key), subscription__customer=customer)
-        .first()
-    )
+    at = aware(at or timezone.now())
+    license_key = _key_with_everything(key=key, customer=customer)
     if license_key is None:
-        return LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY)
+        return KeyCheck(LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY), at)
+    subscription = license_key.subscription
+    policy = _active_policy(subscription.customer)
+    decision = _decide(license_key, policy, at)
+    return KeyCheck(decision, at, license_key, policy)
+
+
+def _decide(license_key: LicenseKey, policy: WorkHoursPolicy | None, at: datetime) -> LicenseDecision:
     subscription = license_key.subscription
     if license_key.is_revoked or subscription.status == Subscription.Status.SUSPENDED:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
     if at.astimezone(JAPAN).date() > subscription.term_end:
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
-    if not _has_seats(subscription):
+    if not _has_seats(license_key):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
-    policy = WorkHoursPolicy.objects.filter(customer=customer, is_active=True).first()
     if policy is not None and not work_hours_contain(policy=policy, at=at):
         return LicenseDecision(
             valid=policy.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=policy.mode
@@ -218,31 +247,63 @@ def license_validate(*, customer: Customer, key: str, at: datetime | None = None
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
 
 
-def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
-    """Is `at` on a working day, at or after the start and before the end, in the policy's zone?"""
-    local = _aware(at).astimezone(policy.zone)
-    return local.isoweekday() in policy.working_days and policy.start_time <= local.time() < policy.end_time
-
-
-def _has_seats(subscription: Subscription) -> bool:
-    seats = subscription_seats(subscription=subscription)
-    if seats <= 0:
-        return False
-    product = subscription.product
-    if product.kind != Product.Kind.ADDON or product.base_product_id is None:
-        return True
+def _key_with_everything(*, key: str, customer: Customer | None) -> LicenseKey | None:
+    """The key with subscription, product, customer and policy joined, and `seats` and `base_seats` annotated."""
+    seats = (
+        SeatLedgerEntry.objects.filter(subscription=OuterRef("subscription"))
+        .order_by()
+        .values("subscription")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
     base_seats = (
         SeatLedgerEntry.objects.filter(
-            subscription__customer_id=subscription.customer_id, subscription__product_id=product.base_product_id
-        ).aggregate(total=Sum("quantity"))["total"]
-        or 0
+            subscription__customer=OuterRef("subscription__customer"),
+            subscription__product=OuterRef("subscription__product__base_product"),
+        )
+        .order_by()
+        .values("subscription__customer")
+        .annotate(total=Sum("quantity"))
+        .values("total")
     )
-    return seats <= base_seats
+    keys = LicenseKey.objects.filter(key=normalize_license_key(key))
+    if customer is not None:
+        keys = keys.filter(subscription__customer=customer)
+    return (
+        keys.select_related("subscription__product", "subscription__customer__work_hours_policy")
+        .annotate(
+            seats=Coalesce(Subquery(seats, output_field=IntegerField()), Value(0)),
+            base_seats=Coalesce(Subquery(base_seats, output_field=IntegerField()), Value(0)),
+        )
+        .first()
+    )
 
 
-def _aware(at: datetime) -> datetime:
-    # A time without an offset is read as Japan time, like everything else in Orderdesk.
-    return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
+def _active_policy(customer: Customer) -> WorkHoursPolicy | None:
+    try:
+        policy = customer.work_hours_policy
+    except WorkHoursPolicy.DoesNotExist:
+        return None
+    return policy if policy.is_active else None
+
+
+def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
+    """Is `at` inside the policy's working hours (licensing.calendars)? Reads closed periods only when they matter."""
+
+    def closed_periods() -> list[Period]:
+        rows = ClosedPeriod.objects.filter(customer_id=policy.customer_id).values_list("first_day", "last_day", "every_year")
+        return [Period(*row) for row in rows]
+
+    return is_inside_hours(calendar_of(policy), at, closed_periods)
+
+
+def _has_seats(license_key: LicenseKey) -> bool:
+    if license_key.seats <= 0:
+        return False
+    product = license_key.subscription.product
+    if product.kind != Product.Kind.ADDON or product.base_product_id is None:
+        return True
+    return license_key.seats <= license_key.base_seats
 
 
 def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:
@@ -253,3 +314,45 @@ def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]
         balance += entry.quantity
         entry.seats_after = balance
     return entries
+
+
+# --- The work-hours record (licensing.validation writes it) -------------------------------
+
+OUTSIDE_HOURS_COLUMNS = ("at", "local_time", "time_zone", "key", "sku", "mode", "allowed")
+
+
+def customer_work_hours_zone(*, customer: Customer) -> ZoneInfo:
+    """The zone the customer's working hours are judged in: the policy's, else the customer's."""
+    policy = WorkHoursPolicy.objects.filter(customer=customer).first()
+    return policy.zone if policy is not None else zone_or_japan(customer.time_zone)
+
+
+def month_bounds(*, year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first moment of the month and of the next one, in `zone`."""
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def outside_hours_rows(*, customer: Customer, year: int, month: int) -> Iterator[tuple]:
+    """The customer's outside-hours validations of one month (in its work-hours zone), oldest first, as CSV rows."""
+    start, end = month_bounds(year=year, month=month, zone=customer_work_hours_zone(customer=customer))
+    rows = (
+        OutsideHoursValidation.objects.filter(customer=customer, at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("at", "time_zone", "license_key__key", "license_key__subscription__product__sku", "mode", "allowed")
+    )
+    for at, zone_name, key, sku, mode, allowed in rows.iterator(chunk_size=2000):
+        local = at.astimezone(zone_or_japan(zone_name))
+        yield (at.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"), zone_name, key, sku, mode, "true" if allowed else "false")
+
+
+def outside_hours_counts(*, customer_ids: Iterable[int], since: datetime) -> dict[int, int]:
+    """customer id → outside-hours validations since `since`, in one grouped query."""
+    rows = (
+        OutsideHoursValidation.objects.filter(customer_id__in=list(customer_ids), at__gte=since)
+        .order_by()
+        .values_list("customer_id")
+        .annotate(total=Count("id"))
+    )
+    return dict(rows)
