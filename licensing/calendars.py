@@ -116,3 +116,12 @@ def public_holidays(country: str, year: int) -> dict[date, str]:
 def aware(at: datetime) -> datetime:
     # A time without an offset is read as Japan time, like everything else in Orderdesk.
     return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
+
+
+def holiday_country_choices() -> list[tuple[str, str]]:
+    """("JP", "JP — Japan") for every country the holidays package knows, Japan first; "" for none."""
+    names = {entry[1]: entry[0] for entry in holidays.registry.COUNTRIES.values()}
+    codes = sorted(code for code in holidays.list_supported_countries() if len(code) == 2)
+    choices = [(code, f"{code} — {names.get(code, code)}") for code in codes]
+    japan = [choice for choice in choices if choice[0] == "JP"]
+    return [("", "—"), *japan, *(choice for choice in choices if choice[0] != "JP")]

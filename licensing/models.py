@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 import holidays
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +43,10 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        """The staff page of the customer (the admin's "view on site" leads there)."""
+        return reverse("licensing:customer", args=[self.code])
 
 
 class Product(models.Model):

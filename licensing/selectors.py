@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -356,3 +356,23 @@ def outside_hours_counts(*, customer_ids: Iterable[int], since: datetime) -> dic
         .annotate(total=Count("id"))
     )
     return dict(rows)
+
+
+def customer_ledgers(*, customer: Customer) -> dict[int, list[SeatLedgerEntry]]:
+    """subscription id → its ledger oldest first, each entry with `seats_after`, for all the customer's subscriptions in one query."""
+    ledgers: dict[int, list[SeatLedgerEntry]] = {}
+    entries = SeatLedgerEntry.objects.filter(subscription__customer=customer).order_by("subscription_id", "created_at", "id")
+    for entry in entries:
+        ledger = ledgers.setdefault(entry.subscription_id, [])
+        entry.seats_after = (ledger[-1].seats_after if ledger else 0) + entry.quantity
+        ledger.append(entry)
+    return ledgers
+
+
+def customer_search(*, query: str) -> QuerySet[Customer]:
+    """Customers whose code or name contains `query` (all without one), by code."""
+    customers = Customer.objects.order_by("code")
+    query = query.strip()
+    if query:
+        customers = customers.filter(models.Q(code__icontains=query) | models.Q(name__icontains=query))
+    return customers

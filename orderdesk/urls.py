@@ -12,6 +12,7 @@ urlpatterns = [
     path("quotes/<str:number>/accept/", quote_accept, name="quote_accept"),
     path("quotes/", include("quotes.urls")),
     path("backlog/", include("orders.urls")),
+    path("customers/", include("licensing.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
