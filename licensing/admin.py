@@ -108,6 +108,9 @@ class CustomerAdmin(admin.ModelAdmin):
             outside_hours_recently=Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))
         )
 
+    def view_on_site(self, customer):
+        return customer.get_absolute_url()  # the staff page with the seat charts
+
     @admin.display(description=_("outside-hours validations (30 days)"), ordering="outside_hours_recently")
     def outside_hours_recently(self, customer):
         return customer.outside_hours_recently

@@ -51,8 +51,8 @@ class SeatChart:
     plot_right: int
     plot_top: int
     plot_bottom: int
-    today_x: float | None  # where "now" is, if inside the chart
-    term_end_x: float | None  # where the term's last day ends, if inside the chart
+    today_x: float  # where "now" is: the line ends there
+    term_end_x: float | None  # where the term's last day ends (the chart always reaches it)
 
 
 def seat_chart(entries: Sequence, *, now: datetime, term_end: date | None = None) -> SeatChart | None:
@@ -61,12 +61,11 @@ def seat_chart(entries: Sequence, *, now: datetime, term_end: date | None = None
         return None
     now = aware(now)
     start = aware(entries[0].created_at)
-    end = max(now, aware(entries[-1].created_at))
+    line_end = max(now, aware(entries[-1].created_at))  # the seats are known up to now, not beyond
     term_end_at = datetime.combine(term_end + timedelta(days=1), datetime.min.time(), tzinfo=JAPAN) if term_end else None
-    if term_end_at is not None and start < term_end_at <= end + timedelta(days=45):
-        end = max(end, term_end_at)
+    end = max(line_end, term_end_at) if term_end_at is not None else line_end
     span = max((end - start).total_seconds(), 86400.0)
-    start, end = start - timedelta(seconds=span * 0.02), end + timedelta(seconds=span * 0.04)
+    start, end = start - timedelta(seconds=span * 0.02), end + timedelta(seconds=span * 0.03)
     top_seats = _nice_ceiling(max(max(entry.seats_after for entry in entries), 1))
 
     def x_of(at: datetime) -> float:
@@ -80,7 +79,7 @@ def seat_chart(entries: Sequence, *, now: datetime, term_end: date | None = None
                    seats=entry.seats_after, reason=entry.reason, reference=entry.reference)
         for entry in entries
     )
-    line = _step_path(points, y_zero=y_of(0), x_end=x_of(end))
+    line = _step_path(points, y_zero=y_of(0), x_end=x_of(line_end))
     area = f"{line} V {y_of(0)} H {points[0].x} Z"
     return SeatChart(
         width=WIDTH,
@@ -95,7 +94,7 @@ def seat_chart(entries: Sequence, *, now: datetime, term_end: date | None = None
         plot_top=TOP,
         plot_bottom=HEIGHT - BOTTOM,
         today_x=x_of(now),
-        term_end_x=x_of(term_end_at) if term_end_at is not None and term_end_at <= end else None,
+        term_end_x=x_of(term_end_at) if term_end_at is not None else None,
     )
 
 

@@ -344,7 +344,7 @@ def outside_hours_rows(*, customer: Customer, year: int, month: int) -> Iterator
     )
     for at, zone_name, key, sku, mode, allowed in rows.iterator(chunk_size=2000):
         local = at.astimezone(zone_or_japan(zone_name))
-        yield (at.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"), zone_name, key, sku, mode, "true" if allowed else "false")
+        yield (local.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"), zone_name, key, sku, mode, "true" if allowed else "false")
 
 
 def outside_hours_counts(*, customer_ids: Iterable[int], since: datetime) -> dict[int, int]:

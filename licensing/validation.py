@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from licensing.calendars import aware
-from licensing.models import Customer, OutsideHoursValidation, ValidationDayCount
+from licensing.models import JAPAN, Customer, OutsideHoursValidation, ValidationDayCount
 from licensing.selectors import DecisionCode, KeyCheck, LicenseDecision, license_key_check
 from orderdesk.db import atomic_without_flush_wait
 
@@ -93,8 +93,8 @@ def work_hours_record_prune(*, now: datetime | None = None, batch: int = 5000) -
     """Delete record rows and day counters older than the retention; returns how many. Safe to repeat."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.WORK_HOURS_RECORD_RETENTION_DAYS)
     deleted = _delete_in_batches(OutsideHoursValidation.objects.filter(at__lt=cutoff), batch)
-    # A day counter goes once its whole day is older than the cutoff (the day of the cutoff in Japan, a day's margin).
-    deleted += _delete_in_batches(ValidationDayCount.objects.filter(day__lt=cutoff.date() - timedelta(days=1)), batch)
+    # A day counter goes with the days before the cutoff's (as a date in Japan; a counter's day is its policy's).
+    deleted += _delete_in_batches(ValidationDayCount.objects.filter(day__lt=cutoff.astimezone(JAPAN).date()), batch)
     return deleted
 
 

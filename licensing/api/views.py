@@ -165,7 +165,7 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 description="The month, as YYYY-MM (e.g. 2026-12).",
             )
         ],
-        responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM},
+        responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM, 401: PROBLEM, 429: RATE_LIMITED},
     )
     @action(detail=False, methods=["get"], url_path="outside-hours", renderer_classes=[JSONRenderer, CsvRenderer])
     def outside_hours(self, request):
