@@ -66,7 +66,8 @@ def seat_chart(entries: Sequence, *, now: datetime, term_end: date | None = None
     end = max(line_end, term_end_at) if term_end_at is not None else line_end
     span = max((end - start).total_seconds(), 86400.0)
     start, end = start - timedelta(seconds=span * 0.02), end + timedelta(seconds=span * 0.03)
-    top_seats = _nice_ceiling(max(max(entry.seats_after for entry in entries), 1))
+    most = max(max(entry.seats_after for entry in entries), 1)
+    top_seats = math.ceil(most / _seat_step(most)) * _seat_step(most)  # a round top for the seat axis
 
     def x_of(at: datetime) -> float:
         return round(LEFT + (aware(at) - start).total_seconds() / (end - start).total_seconds() * (WIDTH - LEFT - RIGHT), 1)
@@ -107,17 +108,18 @@ def _step_path(points: Sequence[ChartPoint], *, y_zero: float, x_end: float) -> 
     return " ".join(parts)
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10^n (or 2.5 × 10^n) at or above `value`: a round top for the seat axis."""
-    magnitude = 10 ** max(int(math.log10(value)), 0)
-    for factor in (1, 2, 2.5, 5, 10):
-        if value <= factor * magnitude:
-            return int(factor * magnitude)
-    return 10 * magnitude
+def _seat_step(most: int) -> int:
+    """A round step (1, 2 or 5 × 10^n seats) that covers `most` seats in at most five steps."""
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            if most <= factor * magnitude * 5:
+                return factor * magnitude
+        magnitude *= 10
 
 
 def _seat_steps(top: int) -> list[int]:
-    step = max(top // 4, 1)
+    step = _seat_step(top)
     return list(range(0, top + 1, step))
 
 

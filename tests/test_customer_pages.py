@@ -56,7 +56,7 @@ def test_the_chart_is_a_step_line_through_the_ledgers_running_seats(history):
     # Up from zero at the first entry, then flat until each next entry and straight to its level.
     bottom = float(chart.plot_bottom)
     assert chart.line == f"M {xs[0]} {bottom} V {ys[0]} H {xs[1]} V {ys[1]} H {xs[2]} V {ys[2]} H {chart.today_x}"
-    assert [tick.label for tick in chart.seat_ticks] == ["0", "25", "50", "75", "100"]
+    assert [tick.label for tick in chart.seat_ticks] == ["0", "20", "40", "60", "80"]
     assert chart.term_end_x is not None and chart.today_x < chart.term_end_x
 
 
