@@ -412,8 +412,15 @@ class ClosedPeriod(models.Model):
 class OutsideHoursValidation(models.Model):
     """The record the unions asked for: one row per validation outside working hours."""
 
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+")
-    license_key = models.ForeignKey(LicenseKey, verbose_name=_("license key"), on_delete=models.PROTECT, related_name="+")
+    # A log, written on every validation outside hours: no foreign-key check per row. Checking
+    # would lock the customer's row (FOR KEY SHARE) in every insert, and devices validate in
+    # bursts; customers and keys are never deleted (PROTECT elsewhere), so the ids stay valid.
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    license_key = models.ForeignKey(
+        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
     at = models.DateTimeField(_("when"), help_text=_("The moment judged (the server's clock unless the device's was within the tolerance)."))
     time_zone = models.CharField(_("time zone"), max_length=64, help_text=_("The zone the working hours were judged in."))
     mode = models.CharField(_("mode"), max_length=8, choices=WorkHoursPolicy.Mode.choices)
@@ -432,7 +439,9 @@ class OutsideHoursValidation(models.Model):
 class ValidationDayCount(models.Model):
     """Validations of a key answered VALID inside working hours, counted per day: the volume stays bounded."""
 
-    license_key = models.ForeignKey(LicenseKey, verbose_name=_("license key"), on_delete=models.PROTECT, related_name="+")
+    license_key = models.ForeignKey(  # no foreign-key check per count, as for OutsideHoursValidation
+        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
     day = models.DateField(_("day"), help_text=_("In the time zone of the customer's working hours."))
     allowed = models.PositiveIntegerField(_("allowed validations"), default=0)
 

@@ -1,8 +1,9 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.db import connection, models
@@ -10,7 +11,7 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from licensing.calendars import Period, aware, calendar_of, is_inside_hours
+from licensing.calendars import Period, WorkCalendar, aware, calendar_of, is_inside_hours
 from licensing.models import (
     JAPAN,
     ClosedPeriod,
@@ -24,6 +25,7 @@ from licensing.models import (
     zone_or_japan,
 )
 from licensing.pricing import Tier
+from orderdesk.db import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -185,13 +187,29 @@ def normalize_license_key(key: str) -> str:
 
 
 @dataclass(frozen=True)
+class KeyFacts:
+    """What deciding about one key needs, read in one statement (_KEY_FACTS_SQL)."""
+
+    license_key_id: int
+    revoked: bool
+    customer_id: int
+    subscription_status: str
+    term_end: date
+    is_addon_with_base: bool
+    seats: int
+    base_seats: int
+    calendar: WorkCalendar | None  # the customer's active work-hours policy, if any
+    mode: str | None  # that policy's mode
+    closed_periods: tuple[Period, ...]  # the customer's, when it has an active policy
+
+
+@dataclass(frozen=True)
 class KeyCheck:
     """A decision with what the work-hours record needs to know about it."""
 
     decision: LicenseDecision
     at: datetime  # the moment judged
-    license_key: LicenseKey | None = None
-    policy: WorkHoursPolicy | None = None  # the active policy, if the customer has one
+    facts: KeyFacts | None = None  # None for an unknown key
 
 
 def license_validate(*, customer: Customer | None, key: str, at: datetime | None = None) -> LicenseDecision:
@@ -218,92 +236,124 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
          Last, because it is the only check that may still allow use.
       6. VALID.
 
-    One query reads the key, its subscription, product, customer, policy and
-    both seat sums; a second reads the customer's closed periods, only when
-    the answer depends on them.
+    One statement reads the key, its subscription, product, customer, policy,
+    closed periods and both seat sums. Devices validate at every start of the
+    application, so it is plain SQL (prepared once per connection on
+    PostgreSQL): through the ORM, compiling it cost more than running it.
     """
     at = aware(at or timezone.now())
-    license_key = _key_with_everything(key=key, customer=customer)
-    if license_key is None:
+    facts = key_facts(key=normalize_license_key(key), customer_id=customer.pk if customer is not None else None)
+    if facts is None:
         return KeyCheck(LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY), at)
-    subscription = license_key.subscription
-    policy = _active_policy(subscription.customer)
-    decision = _decide(license_key, policy, at)
-    return KeyCheck(decision, at, license_key, policy)
+    return KeyCheck(_decide(facts, at), at, facts)
 
 
-def _decide(license_key: LicenseKey, policy: WorkHoursPolicy | None, at: datetime) -> LicenseDecision:
-    subscription = license_key.subscription
-    if license_key.is_revoked or subscription.status == Subscription.Status.SUSPENDED:
+def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
+    if facts.revoked or facts.subscription_status == Subscription.Status.SUSPENDED:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
-    if at.astimezone(JAPAN).date() > subscription.term_end:
+    if at.astimezone(JAPAN).date() > facts.term_end:
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
-    if not _has_seats(license_key):
+    if facts.seats <= 0 or (facts.is_addon_with_base and facts.seats > facts.base_seats):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
-    if policy is not None and not work_hours_contain(policy=policy, at=at):
+    if facts.calendar is not None and not is_inside_hours(facts.calendar, at, lambda: facts.closed_periods):
         return LicenseDecision(
-            valid=policy.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=policy.mode
+            valid=facts.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=facts.mode
         )
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
 
 
-def _key_with_everything(*, key: str, customer: Customer | None) -> LicenseKey | None:
-    """The key with subscription, product, customer and policy joined, and `seats` and `base_seats` annotated."""
-    seats = (
-        SeatLedgerEntry.objects.filter(subscription=OuterRef("subscription"))
-        .order_by()
-        .values("subscription")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    base_seats = (
-        SeatLedgerEntry.objects.filter(
-            subscription__customer=OuterRef("subscription__customer"),
-            subscription__product=OuterRef("subscription__product__base_product"),
-        )
-        .order_by()
-        .values("subscription__customer")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    keys = LicenseKey.objects.filter(key=normalize_license_key(key))
-    if customer is not None:
-        keys = keys.filter(subscription__customer=customer)
-    return (
-        keys.select_related("subscription__product", "subscription__customer__work_hours_policy")
-        .annotate(
-            seats=Coalesce(Subquery(seats, output_field=IntegerField()), Value(0)),
-            base_seats=Coalesce(Subquery(base_seats, output_field=IntegerField()), Value(0)),
-        )
-        .first()
-    )
+_KEY_FACTS_SQL = """
+SELECT k.id, k.revoked_at IS NOT NULL, s.customer_id, s.status, s.term_end,
+       p.kind = 'addon' AND p.base_product_id IS NOT NULL,
+       COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e WHERE e.subscription_id = s.id), 0),
+       COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e
+                 JOIN licensing_subscription b ON b.id = e.subscription_id
+                 WHERE b.customer_id = s.customer_id AND b.product_id = p.base_product_id), 0),
+       c.time_zone, w.id, w.mode, w.time_zone, w.working_days, w.start_time, w.end_time, w.public_holidays,
+       (SELECT {closed_periods} FROM licensing_closedperiod cp WHERE cp.customer_id = s.customer_id AND w.id IS NOT NULL)
+FROM licensing_licensekey k
+JOIN licensing_subscription s ON s.id = k.subscription_id
+JOIN licensing_product p ON p.id = s.product_id
+JOIN licensing_customer c ON c.id = s.customer_id
+LEFT JOIN licensing_workhourspolicy w ON w.customer_id = s.customer_id AND w.is_active
+WHERE k.key = %s
+"""
+# The customer's closed periods as one text, "first last every_year" per period, comma-separated.
+_CLOSED_PERIODS_AGGREGATE = {
+    "postgresql": "string_agg(cp.first_day::text || ' ' || cp.last_day::text || ' ' || cp.every_year::text, ',')",
+    "sqlite": "group_concat(cp.first_day || ' ' || cp.last_day || ' ' || cp.every_year, ',')",
+}
 
 
-def _active_policy(customer: Customer) -> WorkHoursPolicy | None:
-    try:
-        policy = customer.work_hours_policy
-    except WorkHoursPolicy.DoesNotExist:
+def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
+    """The facts of the license key `key` (normalised), of that customer if one is given; None if there is none."""
+    sql = _KEY_FACTS_SQL.format(closed_periods=_CLOSED_PERIODS_AGGREGATE[connection.vendor])
+    params = [key]
+    if customer_id is not None:
+        sql, params = sql + "AND s.customer_id = %s\n", [key, customer_id]
+    with _lean_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    return policy if policy.is_active else None
+    (key_id, revoked, customer_id, status, term_end, addon_with_base, seats, base_seats, customer_zone,
+     policy_id, mode, policy_zone, working_days, start, end, holidays_country, closed_periods) = row  # fmt: skip
+    calendar = None
+    if policy_id is not None:
+        calendar = WorkCalendar(
+            zone=zone_or_japan(policy_zone or customer_zone),
+            working_days=frozenset(json.loads(working_days) if isinstance(working_days, str) else working_days),
+            start=_as_time(start),
+            end=_as_time(end),
+            holiday_country=holidays_country,
+        )
+    return KeyFacts(
+        closed_periods=_periods_from_text(closed_periods),
+        license_key_id=key_id,
+        revoked=bool(revoked),
+        customer_id=customer_id,
+        subscription_status=status,
+        term_end=_as_date(term_end),
+        is_addon_with_base=bool(addon_with_base),
+        seats=seats,
+        base_seats=base_seats,
+        calendar=calendar,
+        mode=mode,
+    )
+
+
+def closed_periods_of(customer_id: int) -> list[Period]:
+    rows = ClosedPeriod.objects.filter(customer_id=customer_id).order_by().values_list("first_day", "last_day", "every_year")
+    return [Period(*row) for row in rows]
+
+
+def _periods_from_text(text: str | None) -> tuple[Period, ...]:
+    if not text:
+        return ()
+    periods = []
+    for period in text.split(","):
+        first, last, every_year = period.split(" ")
+        periods.append(Period(date.fromisoformat(first), date.fromisoformat(last), every_year in ("true", "1")))
+    return tuple(periods)
+
+
+def _lean_cursor():
+    """PostgreSQL: a cursor whose statements are prepared once per connection (orderdesk.db); else Django's."""
+    return prepared_cursor() if connection.vendor == "postgresql" else connection.cursor()
+
+
+# SQLite hands dates and times back as text; PostgreSQL as date and time objects.
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _as_time(value) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(value)
 
 
 def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
-    """Is `at` inside the policy's working hours (licensing.calendars)? Reads closed periods only when they matter."""
-
-    def closed_periods() -> list[Period]:
-        rows = ClosedPeriod.objects.filter(customer_id=policy.customer_id).values_list("first_day", "last_day", "every_year")
-        return [Period(*row) for row in rows]
-
-    return is_inside_hours(calendar_of(policy), at, closed_periods)
-
-
-def _has_seats(license_key: LicenseKey) -> bool:
-    if license_key.seats <= 0:
-        return False
-    product = license_key.subscription.product
-    if product.kind != Product.Kind.ADDON or product.base_product_id is None:
-        return True
-    return license_key.seats <= license_key.base_seats
+    """Is `at` inside the policy's working hours (licensing.calendars)?"""
+    return is_inside_hours(calendar_of(policy), at, lambda: closed_periods_of(policy.customer_id))
 
 
 def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:

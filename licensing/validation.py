@@ -4,12 +4,13 @@ Every validation of a key whose customer has an active work-hours policy
 leaves a trace, with bounded volume:
 
 - outside working hours (OUTSIDE_WORKING_HOURS, warn or block): one row
-  (OutsideHoursValidation: key, moment, decision, mode), committed like any
-  other record;
+  (OutsideHoursValidation: key, moment, decision, mode);
 - inside (VALID): one counter per key and day goes up by one
-  (ValidationDayCount). The counter's commit does not wait for the disk
-  (orderdesk.db.atomic_without_flush_wait): a database crash may lose the last
-  fraction of a second of counts, never a row of the record.
+  (ValidationDayCount).
+
+Either is one statement in the validation's request, committed without
+waiting for the disk (_write_without_flush_wait): a crash of the database
+server may lose the last fraction of a second of the record, nothing else.
 
 Other answers (UNKNOWN_KEY, SUSPENDED, EXPIRED, SEAT_LIMIT) and customers
 without a policy leave nothing. Rows and counters older than
@@ -21,7 +22,7 @@ LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS of it (device_moment).
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,8 +30,7 @@ from django.utils import timezone
 
 from licensing.calendars import aware
 from licensing.models import JAPAN, Customer, OutsideHoursValidation, ValidationDayCount
-from licensing.selectors import DecisionCode, KeyCheck, LicenseDecision, license_key_check
-from orderdesk.db import atomic_without_flush_wait
+from licensing.selectors import DecisionCode, KeyCheck, KeyFacts, LicenseDecision, license_key_check
 
 
 @dataclass(frozen=True)
@@ -59,34 +59,56 @@ def license_check(*, key: str, at: datetime | None = None, customer: Customer | 
 
 
 def validation_record(check: KeyCheck) -> None:
-    """Write the work-hours record of one validation (see the module's docstring)."""
-    if check.policy is None:
+    """Write the work-hours record of one validation (see the module's docstring): one statement, or none."""
+    facts = check.facts
+    if facts is None or facts.calendar is None or settings.ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD:
         return
-    zone = check.policy.zone
+    zone = facts.calendar.zone
     if check.decision.code == DecisionCode.OUTSIDE_WORKING_HOURS:
-        OutsideHoursValidation.objects.create(
-            customer_id=check.license_key.subscription.customer_id,
-            license_key=check.license_key,
-            at=check.at,
-            time_zone=zone.key,
-            mode=check.decision.mode,
-            allowed=check.decision.valid,
-        )
+        _insert_outside_hours(facts=facts, at=check.at, zone_name=zone.key, mode=check.decision.mode, allowed=check.decision.valid)
     elif check.decision.code == DecisionCode.VALID:
-        _count_allowed(license_key_id=check.license_key.pk, day=check.at.astimezone(zone).date())
+        _count_allowed(license_key_id=facts.license_key_id, day=check.at.astimezone(zone).date())
 
 
-_TABLE = ValidationDayCount._meta.db_table
+# Plain statements, as the read: a device's validation is on the hot path (licensing.selectors.key_facts).
+_OUTSIDE_HOURS_SQL = (
+    f"INSERT INTO {OutsideHoursValidation._meta.db_table} (customer_id, license_key_id, at, time_zone, mode, allowed) "
+    "VALUES (%s, %s, %s, %s, %s, %s)"
+)
+_COUNT_SQL = (
+    f"INSERT INTO {ValidationDayCount._meta.db_table} AS counted (license_key_id, day, allowed) VALUES (%s, %s, 1) "
+    "ON CONFLICT (license_key_id, day) DO UPDATE SET allowed = counted.allowed + 1"
+)
 
 
-def _count_allowed(*, license_key_id: int, day) -> None:
+def _insert_outside_hours(*, facts: KeyFacts, at: datetime, zone_name: str, mode: str, allowed: bool) -> None:
+    _write_without_flush_wait(
+        _OUTSIDE_HOURS_SQL,
+        [facts.customer_id, facts.license_key_id, connection.ops.adapt_datetimefield_value(at), zone_name, mode, allowed],
+    )
+
+
+def _count_allowed(*, license_key_id: int, day: date) -> None:
     # One upsert on PostgreSQL and SQLite alike; the unique constraint makes concurrent counts add up.
-    with atomic_without_flush_wait(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_TABLE} (license_key_id, day, allowed) VALUES (%s, %s, 1) "
-            f"ON CONFLICT (license_key_id, day) DO UPDATE SET allowed = {_TABLE}.allowed + 1",
-            [license_key_id, day],
-        )
+    _write_without_flush_wait(_COUNT_SQL, [license_key_id, connection.ops.adapt_datefield_value(day)])
+
+
+def _write_without_flush_wait(sql: str, params: list) -> None:
+    """One statement, committed without waiting for the disk, in one round trip.
+
+    On PostgreSQL, outside a transaction, the statement is sent together with
+    SET LOCAL synchronous_commit TO OFF as one query, which PostgreSQL runs as
+    one transaction (as orderdesk.db.atomic_without_flush_wait does in four
+    round trips: BEGIN, SET, the statement, COMMIT). Waiting for the flush
+    held a web thread for the whole fsync and cut validations per second by a
+    third (bench/README.md, "Validation"); a database crash may lose the last
+    fraction of a second of the record instead. Inside a transaction the
+    statement joins it, and the enclosing commit decides.
+    """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        sql = f"SET LOCAL synchronous_commit TO OFF; {sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def work_hours_record_prune(*, now: datetime | None = None, batch: int = 5000) -> int:

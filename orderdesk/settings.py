@@ -221,6 +221,9 @@ LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS = env_int("LICENSE_VALIDATE_CLOCK_TOLER
 # The work-hours record (outside-hours rows, daily counters) is pruned after this many days.
 # Japanese labour law keeps attendance records for 5 years (3 during the transition): 3 years by default.
 WORK_HOURS_RECORD_RETENTION_DAYS = env_int("WORK_HOURS_RECORD_RETENTION_DAYS", 3 * 365, minimum=1)
+# For bench/validate.py only, which measures what the record adds to a validation
+# against a server that skips it. Never set in production: the unions rely on the record.
+ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD = env_bool("ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD", False)
 
 # --- Customer API -------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from licensing.api.serializers import (
     SubscriptionSerializer,
 )
 from licensing.models import Product, Subscription
+from licensing.api import devices
 from licensing.api.throttling import address_allowance, key_allowance
 from licensing.selectors import (
     OUTSIDE_HOURS_COLUMNS,
@@ -34,7 +35,7 @@ from orderdesk.api.idempotency import idempotent
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
 
 CHECKED_AT = OpenApiParameter(
-    "Orderdesk-Checked-At",
+    devices.CHECKED_AT_HEADER,
     OpenApiTypes.DATETIME,
     OpenApiParameter.HEADER,
     response=[200],
@@ -74,6 +75,15 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
     pagination_class = None  # a customer has one subscription per product: a handful
+
+    def dispatch(self, request, *args, **kwargs):
+        # An ordinary validation from a device takes the lean path (licensing.api.devices);
+        # it hands everything else back here, where validate() below answers it through DRF.
+        if request.method == "POST" and self.action_map.get("post") == "validate":
+            response = devices.validate_from_device(request)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspects the view without a customer
@@ -139,7 +149,8 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(LicenseDecisionSerializer(asdict(decision)).data)
 
     def _validate_from_device(self, request):
-        _refuse_unless_allowed(address_allowance(request))
+        if not getattr(request._request, devices.COUNTED_ATTRIBUTE, False):
+            _refuse_unless_allowed(address_allowance(request))
         payload = LicenseValidateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         key = normalize_license_key(payload.validated_data["key"])
@@ -147,7 +158,7 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         moment = device_moment(payload.validated_data.get("at"))
         decision = license_check(key=key, at=moment.at)
         response = Response(LicenseDecisionSerializer(asdict(decision)).data)
-        response[CHECKED_AT.name] = moment.at.isoformat()
+        response[devices.CHECKED_AT_HEADER] = moment.at.isoformat()
         return response
 
     @extend_schema(
