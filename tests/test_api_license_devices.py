@@ -211,3 +211,25 @@ def test_the_schema_documents_key_only_validation_and_its_limits(api, settings):
     assert "Orderdesk-Checked-At" in operation["responses"]["200"]["headers"]
     assert "per client address" in schema["info"]["description"]
 
+
+
+def test_the_lean_device_path_answers_as_the_drf_action_does(keys):
+    lean = post(device("192.0.2.20"), {"key": keys["usable"]})
+    # An unknown field is not the ordinary request: the lean path hands it to DRF, which ignores the field.
+    through_drf = post(device("192.0.2.21"), {"key": keys["usable"], "client": "remote-access 4.2"})
+
+    assert lean.status_code == through_drf.status_code == 200
+    assert lean.content == through_drf.content
+    assert lean["Content-Type"] == through_drf["Content-Type"] == "application/json"
+    assert lean.has_header("Orderdesk-Checked-At") and through_drf.has_header("Orderdesk-Checked-At")
+
+
+def test_a_request_handed_to_drf_counts_once_against_its_address(keys, settings):
+    settings.LICENSE_VALIDATE_KEY_RATE_LIMIT = "100/min"
+    settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = "3/min"
+    pc = device("203.0.113.5")
+
+    assert post(pc, {"key": 123}).status_code == 400  # handed over: DRF names the field
+    assert post(pc, {"key": keys["usable"], "extra": 1}).status_code == 200  # handed over
+    assert post(pc, {"key": keys["usable"]}).status_code == 200
+    assert post(pc, {"key": keys["usable"]}).status_code == 429
