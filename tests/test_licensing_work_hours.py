@@ -192,7 +192,8 @@ def test_seed_demo_gives_demo2_a_weekday_office_hours_policy_once():
     policy = WorkHoursPolicy.objects.get()
     assert policy.customer.code == "DEMO2"
     assert (policy.mode, policy.zone, policy.working_days) == ("warn", TOKYO, [1, 2, 3, 4, 5])
-    assert (policy.start_time, policy.end_time) == (time(9, 0), time(18, 0))
+    assert (policy.start_time, policy.end_time, policy.public_holidays) == (time(9, 0), time(18, 0), "JP")
+    assert sorted(policy.customer.closed_periods.values_list("name", flat=True)) == ["お盆", "年末年始"]
     assert not Subscription.objects.exists()  # seats come from the pipeline, not from seed data
 
 
