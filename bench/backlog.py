@@ -25,6 +25,7 @@ from datetime import timedelta
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
 django.setup()
 
 from django.conf import settings  # noqa: E402

@@ -395,6 +395,7 @@ def main() -> int:
         "ORDERDESK_BENCH_CEILING": "1",
         "ORDERDESK_VAR_DIR": str(workdir / "var"),
         "DEBUG": "0",
+        "ORDERDESK_LOCAL": "1",  # gunicorn on loopback, plain HTTP
         "LOG_LEVEL": "WARNING",
     }
     print(f"Preparing {database_name(args.database_url)} …", flush=True)

@@ -16,7 +16,7 @@ The database is migrated and seeded; each run adds its own customers (codes
 BENCH-<run>-…), so runs can repeat on the same database. The broker's
 pipeline and documents queues should be otherwise idle.
 
-The surge is enqueued as intake does, through the new orders' doorbell
+The surge is enqueued as intake does, through the gather message's de-duplication key
 (orders.services.queueing.enqueue_new_order), which needs a cache that this
 process and the workers share, as in production. Without CACHE_URL=redis://…
 the bench uses the broker's Redis database as the cache (the workers inherit
@@ -36,7 +36,8 @@ from pathlib import Path
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
-# Before settings are read: the doorbell needs the cache of production, shared by this process and the workers.
+os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
+# Before settings are read: the gather de-duplication key needs the cache of production, shared by this process and the workers.
 _broker_url = os.environ.get("CELERY_BROKER_URL", "")
 if _broker_url.startswith("redis://") and not os.environ.get("CACHE_URL", "").startswith("redis://"):
     print(f"cache:                  the broker's Redis ({_broker_url}), shared with the workers")
@@ -54,7 +55,7 @@ from licensing.pricing import LineAmount, document_totals, product_unit_price  #
 from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
 from orders.services.documents import order_quote_document  # noqa: E402
 from orders.services.pipeline import order_advance, orders_advance  # noqa: E402
-from orders.services.queueing import enqueue_new_order, release_gather_doorbell  # noqa: E402
+from orders.services.queueing import enqueue_new_order, clear_gather_pending  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CUSTOMERS = 50
@@ -159,7 +160,7 @@ def _insert_orders(*, run: str, customers: list[Customer], count: int, prefix: s
             order_lines.append(line)
     OrderLine.objects.bulk_create(order_lines, batch_size=2000)
     OrderEvent.objects.bulk_create(
-        [OrderEvent(order=order, actor_label="bench", to_status="received", reason="order received") for order in created],
+        [OrderEvent(order=order, actor_label="bench", action="received", to_status="received", reason="order received") for order in created],
         batch_size=2000,
     )
     return [order.pk for order in created]
@@ -263,7 +264,7 @@ def _answers_ping(worker: subprocess.Popen, index: int) -> bool:
 
 
 def _run_surge(order_ids: list[int]) -> tuple[float, float]:
-    """Enqueue every order as intake does (the doorbell) and wait until none is left moving.
+    """Enqueue every order as intake does (one gather message per burst) and wait until none is left moving.
 
     Returns the seconds from the first order enqueued to the last completion,
     and to the moment the queues are empty as well: a gather message published
@@ -291,13 +292,13 @@ def _queued_messages() -> int:
 
 
 def _purge_pipeline_queues() -> None:
-    """Empty the queues, and release the doorbell: a gather message an earlier run left pending is gone with them."""
+    """Empty the queues, and clear the gather-pending key: a gather message an earlier run left pending is gone with them."""
     from orderdesk.celery import app
 
     with app.connection_for_write() as broker:
         for name in ("pipeline", "documents"):
             broker.default_channel.queue_purge(name)
-    release_gather_doorbell()
+    clear_gather_pending()
 
 
 def _stop(workers: list[subprocess.Popen]) -> None:

@@ -24,6 +24,7 @@ def _django_setup() -> None:
     if "DATABASE_URL" not in os.environ:
         os.environ["ORDERDESK_VAR_DIR"] = tempfile.mkdtemp(prefix="orderdesk-bench-quotes-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderdesk.settings")
+    os.environ.setdefault("ORDERDESK_LOCAL", "1")  # a bench runs on this machine, over plain HTTP
     os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     os.environ.setdefault("CACHE_URL", "locmem://")
     os.environ["EMAIL_BACKEND"] = "file"  # sending the quote below writes a file under the var dir
@@ -38,7 +39,7 @@ def _django_setup() -> None:
 def _sent_quote():
     """A typical quote, sent: three lines (one at 8%), a line discount, a quote discount, notes."""
     from licensing.models import Customer, PriceTier, Product
-    from quotes.services.actors import QuoteActor
+    from orderdesk.audit import Actor
     from quotes.services.editing import quote_create
     from quotes.services.pricing import LineInput
     from quotes.services.workflow import quote_send
@@ -58,7 +59,7 @@ def _sent_quote():
         )
         PriceTier.objects.get_or_create(product=product, min_quantity=1, defaults={"unit_price": price})
         products.append(product)
-    actor = QuoteActor.system("bench")
+    actor = Actor.system("bench")
     quote = quote_create(
         customer=customer,
         lines=[LineInput(products[0], 50, discount_percent=10), LineInput(products[1], 1), LineInput(products[2], 10)],

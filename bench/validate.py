@@ -108,7 +108,7 @@ def seed_customers(keys_per_customer: int) -> None:
 
     from licensing.calendars import is_public_holiday
     from licensing.models import JAPAN, ClosedPeriod, Customer, Product, WorkHoursPolicy
-    from licensing.services import license_key_issue, seats_provision
+    from licensing.services import CustomerSeats, SeatsRequest, seats_provision_batch
 
     now = timezone.now().astimezone(JAPAN)
     product = Product.objects.get(sku="SRA-1Y")
@@ -129,11 +129,10 @@ def seed_customers(keys_per_customer: int) -> None:
         )
         for name, first, last in (("創立記念日", date(now.year - 1, 6, 1), date(now.year - 1, 6, 1)), ("棚卸", date(now.year - 1, 3, 30), date(now.year - 1, 3, 31))):
             ClosedPeriod.objects.get_or_create(customer=customer, name=name, first_day=first, last_day=last, every_year=False)
-        entry = seats_provision(customer=customer, product=product, quantity=10_000, reference=f"bench:{code}", term_start=now.date())
-        keys[code] = [
-            license_key_issue(subscription=entry.subscription, reference=f"bench:{code}:{number}").key
-            for number in range(keys_per_customer)
-        ]
+        # One line per key (a key is issued per provisioned line), 50 seats each.
+        lines = [SeatsRequest(product=product, quantity=50, reference=f"bench:{code}:{number}") for number in range(keys_per_customer)]
+        provisioned = seats_provision_batch([CustomerSeats(customer=customer, requests=lines, term_start=now.date())])[0]
+        keys[code] = [line.license_key.key for line in provisioned]
     print(json.dumps({"in": keys["BENCH-IN"], "out": keys["BENCH-OUT"]}))
 
 

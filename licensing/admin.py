@@ -34,8 +34,8 @@ class PriceTierInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name_ja", "name_en", "kind", "term_months", "tax_rate", "is_active"]
-    list_filter = ["kind", "is_active", "tax_rate"]
+    list_display = ["sku", "name_ja", "name_en", "kind", "family", "base_family", "term_months", "tax_rate", "is_active"]
+    list_filter = ["kind", "family", "is_active", "tax_rate"]
     search_fields = ["sku", "name_ja", "name_en"]
     inlines = [PriceTierInline]
 

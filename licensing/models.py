@@ -67,15 +67,23 @@ class Product(models.Model):
     name_ja = models.CharField(_("name (Japanese)"), max_length=200)
     name_en = models.CharField(_("name (English)"), max_length=200)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
-    base_product = models.ForeignKey(
-        "self",
-        verbose_name=_("base product"),
-        on_delete=models.PROTECT,
-        null=True,
+    # Which seats an add-on runs on is a matter of families, not of one product:
+    # a user of the remote-desktop add-on needs secure remote access, whether
+    # that seat was bought for one year (SRA-1Y) or three (SRA-3Y).
+    family = models.CharField(
+        _("family"),
+        max_length=32,
+        validators=[RegexValidator(r"^[A-Z0-9-]+$", _("Use capital letters, digits and -."))],
+        help_text=_("The product line, the same for every term: SRA for SRA-1Y and SRA-3Y."),
+    )
+    base_family = models.CharField(
+        _("base family"),
+        max_length=32,
         blank=True,
-        limit_choices_to={"kind": "base"},
-        related_name="addons",
-        help_text=_("For an add-on: the base license whose seats it may not exceed."),
+        help_text=_(
+            "Add-ons only: the family of base licenses this add-on runs on. The add-on family's seats, "
+            "every term together, may never exceed that family's base seats."
+        ),
     )
     term_months = models.PositiveSmallIntegerField(_("term (months)"), default=12, validators=[MinValueValidator(1)])
     unit = models.CharField(_("unit"), max_length=16, default="ユーザー")
@@ -86,9 +94,36 @@ class Product(models.Model):
         ordering = ["sku"]
         verbose_name = _("product")
         verbose_name_plural = _("products")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="addon") & ~models.Q(base_family=""))
+                | (models.Q(kind="base") & models.Q(base_family="")),
+                name="addon_has_base_family_base_has_none",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name_ja}"
+
+    def clean(self):
+        """A family holds products of one kind; an add-on runs on an existing family of base licenses."""
+        errors = {}
+        if self.kind == self.Kind.ADDON and not self.base_family:
+            errors["base_family"] = _("An add-on needs the family of base licenses it runs on.")
+        if self.kind == self.Kind.BASE and self.base_family:
+            errors["base_family"] = _("Only an add-on runs on a base family; leave this empty for a base license.")
+        others = Product.objects.exclude(pk=self.pk)
+        if self.family and others.filter(family=self.family).exclude(kind=self.kind).exists():
+            errors["family"] = _("Family %(family)s already holds products of the other kind.") % {"family": self.family}
+        if self.kind == self.Kind.ADDON and self.base_family and "base_family" not in errors:
+            if not others.filter(family=self.base_family, kind=self.Kind.BASE).exists():
+                errors["base_family"] = _("No base license has the family %(family)s.") % {"family": self.base_family}
+            elif others.filter(family=self.family, kind=self.Kind.ADDON).exclude(base_family=self.base_family).exists():
+                errors["base_family"] = _("The other add-ons of family %(family)s run on another base family.") % {
+                    "family": self.family
+                }
+        if errors:
+            raise ValidationError(errors)
 
 
 class PriceTier(models.Model):

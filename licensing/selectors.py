@@ -1,20 +1,20 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from django.db import connection, models
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db import connection
+from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from licensing.calendars import Period, WorkCalendar, aware, calendar_of, is_inside_hours
+from licensing.calendars import Period, WorkCalendar, aware, is_inside_hours
 from licensing.models import (
     JAPAN,
-    ClosedPeriod,
     Customer,
     LicenseKey,
     OutsideHoursValidation,
@@ -25,7 +25,7 @@ from licensing.models import (
     zone_or_japan,
 )
 from licensing.pricing import Tier
-from orderdesk.db import prepared_cursor
+from orderdesk.db import fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,6 @@ class PricedProduct:
     tiers: tuple[Tier, ...]
 
 
-# The columns of a priced product, one row per volume tier (a product without tiers: one row with NULL tier columns).
-_PRICED_COLUMNS = "p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
-_PRICED_FROM = "licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
-
-# The same rows as one JSON array, for a statement that reads the catalog along with other things
-# (the order intake's, orders.api.intake_statements; PostgreSQL). Its SKUs are a text[] parameter.
-PRICED_PRODUCTS_JSON_SUBQUERY = (
-    f"SELECT json_agg(json_build_array({_PRICED_COLUMNS})) FROM {_PRICED_FROM} WHERE p.sku = ANY(%(skus)s::text[])"
-)
-
-
 def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
 
@@ -59,17 +48,23 @@ def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
     Read from the database on every call, so a changed price or product
     applies to the very next order.
     """
-    skus = list(skus)
+    skus = sorted(set(skus))
     if not skus:
         return {}
-    placeholders = ", ".join(["%s"] * len(skus))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_PRICED_COLUMNS} FROM {_PRICED_FROM} WHERE p.sku IN ({placeholders})", skus)
-        return priced_products_from_rows(cursor.fetchall())
+    return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), skus))
 
 
-def priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
-    """SKU → PricedProduct from rows of _PRICED_COLUMNS (or the arrays of PRICED_PRODUCTS_JSON_SUBQUERY)."""
+@functools.cache
+def _priced_products_sql(sku_count: int) -> str:
+    # One row per volume tier (a product without tiers: one row with NULL tier columns).
+    return (
+        "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+        " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+        f" WHERE p.sku IN ({', '.join(['%s'] * sku_count)})"
+    )
+
+
+def _priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
     columns: dict[str, tuple] = {}
     tiers: dict[str, list[Tier]] = {}
     for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:
@@ -100,13 +95,44 @@ def with_seats(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
     return subscriptions.annotate(seats=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), Value(0)))
 
 
-def customer_subscriptions(*, customer: Customer) -> QuerySet[Subscription]:
-    """The customer's subscriptions by SKU, with `seats` and `active_keys` (unrevoked keys, prefetched)."""
+def customer_subscriptions(*, customer: Customer, keys_limit: int | None = None) -> QuerySet[Subscription]:
+    """The customer's subscriptions ordered by `sku`, each with `seats`, `keys_count` (its unrevoked keys)
+    and `active_keys`: those keys oldest first, prefetched, at most `keys_limit` of them (None: all).
+
+    A subscription gets a key per order line, so it may have thousands: a list
+    that shows many subscriptions limits how many keys each brings along
+    (subscription_keys() pages through all of them).
+    """
     active_keys = Prefetch(
-        "license_keys", queryset=LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id"), to_attr="active_keys"
+        "license_keys",
+        queryset=unrevoked_keys() if keys_limit is None else unrevoked_keys()[:keys_limit],
+        to_attr="active_keys",
     )
-    subscriptions = Subscription.objects.filter(customer=customer).select_related("product").prefetch_related(active_keys)
-    return with_seats(subscriptions).order_by("product__sku")
+    keys_count = (
+        unrevoked_keys()
+        .filter(subscription=OuterRef("pk"))
+        .order_by()
+        .values("subscription")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    subscriptions = (
+        Subscription.objects.filter(customer=customer)
+        .select_related("product")
+        .annotate(sku=F("product__sku"), keys_count=Coalesce(Subquery(keys_count, output_field=IntegerField()), Value(0)))
+        .prefetch_related(active_keys)
+    )
+    return with_seats(subscriptions).order_by("sku")
+
+
+def unrevoked_keys() -> QuerySet[LicenseKey]:
+    """License keys that are not revoked, oldest first."""
+    return LicenseKey.objects.filter(revoked_at__isnull=True).order_by("issued_at", "id")
+
+
+def subscription_keys(*, subscription: Subscription) -> QuerySet[LicenseKey]:
+    """The subscription's unrevoked keys, oldest first."""
+    return unrevoked_keys().filter(subscription=subscription)
 
 
 def seats_by_product(*, customer: Customer) -> dict[int, int]:
@@ -128,39 +154,99 @@ def seats_by_product_for_customers(*, customer_ids: Iterable[int]) -> dict[int, 
     return seats
 
 
-def addon_seat_excess(
-    *,
-    customer: Customer,
-    additions: dict[str, int],
-    products: Iterable[Product] | None = None,
-    current: dict[int, int] | None = None,
-) -> list[str]:
-    """SKUs of add-ons in `additions` whose seats would exceed their base product's seats once
-    `additions` (sku → seats to add) were provisioned, counting base seats added by the same order.
+@dataclass(frozen=True)
+class FamilyOf:
+    """What the add-on rule needs to know of a product: its kind, its family, the base family an add-on runs on."""
 
-    Only add-ons the order adds to are checked: an order that adds base seats
-    alone can only reduce an excess. Unknown SKUs are left to the unknown-SKU
-    rule, and an add-on without a configured base has nothing to exceed. Two
-    queries; one when the caller passes the `products` of `additions` already
-    loaded with their base_product (select_related), none when it also passes
-    the customer's `current` seats by product id (seats_by_product).
+    kind: str
+    family: str
+    base_family: str
+
+    @classmethod
+    def of(cls, product: Product) -> "FamilyOf":
+        return cls(kind=product.kind, family=product.family, base_family=product.base_family)
+
+
+def product_families() -> dict[int, FamilyOf]:
+    """product id → FamilyOf, for the whole catalog (a handful of rows). One query."""
+    rows = Product.objects.values_list("id", "kind", "family", "base_family")
+    return {product_id: FamilyOf(kind, family, base_family) for product_id, kind, family, base_family in rows}
+
+
+def seats_and_families_for_customers(
+    *, customer_ids: Iterable[int], excluding_references: Iterable[str] = ()
+) -> tuple[dict[int, dict[int, int]], dict[int, FamilyOf]]:
+    """customer id → (product id → seats), and the FamilyOf each of those products, in one grouped query.
+
+    `excluding_references`: ledger entries left out (the lines a provisioning
+    is about to record, so that a re-run does not count them as already there).
     """
-    if products is None:
-        products = Product.objects.filter(sku__in=additions).select_related("base_product")
-    addons = {
-        product.sku: product
-        for product in products
-        if product.sku in additions and product.kind == Product.Kind.ADDON and product.base_product_id is not None
+    rows = (
+        SeatLedgerEntry.objects.filter(subscription__customer_id__in=list(customer_ids))
+        .exclude(reference__in=list(excluding_references))
+        .order_by()
+        .values_list(
+            "subscription__customer_id",
+            "subscription__product_id",
+            "subscription__product__kind",
+            "subscription__product__family",
+            "subscription__product__base_family",
+        )
+        .annotate(total=Sum("quantity"))
+    )
+    seats: dict[int, dict[int, int]] = {}
+    families: dict[int, FamilyOf] = {}
+    for customer_id, product_id, kind, family, base_family, total in rows:
+        seats.setdefault(customer_id, {})[product_id] = total
+        families[product_id] = FamilyOf(kind, family, base_family)
+    return seats, families
+
+
+@dataclass(frozen=True)
+class AddonExcess:
+    """An add-on family with more seats than the family of base licenses it runs on (RDA over SRA)."""
+
+    addon_family: str
+    base_family: str
+    addon_seats: int
+    base_seats: int
+
+    @property
+    def excess(self) -> int:
+        return self.addon_seats - self.base_seats
+
+
+def addon_excess(*, seats: dict[int, int], added: dict[int, int], families: dict[int, FamilyOf]) -> list[AddonExcess]:
+    """The add-on families that `added` adds seats to and whose seats would then exceed their base family's.
+
+    `seats`: the customer's current seats by product id; `added`: seats a change
+    adds, by product id; `families`: FamilyOf by product id, for at least every
+    id of both. Seats of every term count together: an add-on family runs on
+    every base license of its base family (SRA-1Y and SRA-3Y both carry RDA-1Y
+    seats). Only families the change adds add-on seats to are judged: a change
+    that adds base seats alone can only reduce an excess, and an excess left
+    from before is not this change's doing. No query.
+    """
+    after: dict[int, int] = dict(seats)
+    for product_id, quantity in added.items():
+        after[product_id] = after.get(product_id, 0) + quantity
+    judged = {
+        (families[product_id].family, families[product_id].base_family)
+        for product_id, quantity in added.items()
+        if quantity > 0 and families[product_id].kind == Product.Kind.ADDON
     }
-    if current is None:
-        current = seats_by_product(customer=customer)
     excess = []
-    for addon in addons.values():
-        addon_seats = current.get(addon.pk, 0) + additions[addon.sku]
-        base_seats = current.get(addon.base_product_id, 0) + additions.get(addon.base_product.sku, 0)
+    for addon_family, base_family in sorted(judged):
+        addon_seats = base_seats = 0
+        for product_id, count in after.items():
+            product = families[product_id]
+            if product.kind == Product.Kind.ADDON and product.family == addon_family:
+                addon_seats += count
+            elif product.kind == Product.Kind.BASE and product.family == base_family:
+                base_seats += count
         if addon_seats > base_seats:
-            excess.append(addon.sku)
-    return sorted(excess)
+            excess.append(AddonExcess(addon_family, base_family, addon_seats=addon_seats, base_seats=base_seats))
+    return excess
 
 
 @dataclass(frozen=True)
@@ -195,9 +281,10 @@ class KeyFacts:
     customer_id: int
     subscription_status: str
     term_end: date
-    is_addon_with_base: bool
-    seats: int
-    base_seats: int
+    seats: int  # of the key's subscription
+    is_addon: bool
+    addon_family_seats: int  # an add-on's: its family's seats, every term together (0 for a base license)
+    base_family_seats: int  # an add-on's: the seats of the base family it runs on (0 for a base license)
     calendar: WorkCalendar | None  # the customer's active work-hours policy, if any
     mode: str | None  # that policy's mode
     closed_periods: tuple[Period, ...]  # the customer's, when it has an active policy
@@ -230,7 +317,8 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
          decision outranks everything the calendar says).
       3. EXPIRED — `at`, as a date in Japan, is after the term's last day.
       4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
-         an add-on with more seats than the customer's base subscription.
+         an add-on whose family has more seats than the base family it runs on
+         (every term counted: RDA-1Y seats against SRA-1Y and SRA-3Y seats).
       5. OUTSIDE_WORKING_HOURS — an active work-hours policy and `at` outside
          it (licensing.calendars); mode "warn" is still valid, "block" not.
          Last, because it is the only check that may still allow use.
@@ -253,7 +341,7 @@ def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
     if at.astimezone(JAPAN).date() > facts.term_end:
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
-    if facts.seats <= 0 or (facts.is_addon_with_base and facts.seats > facts.base_seats):
+    if facts.seats <= 0 or (facts.is_addon and facts.addon_family_seats > facts.base_family_seats):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
     if facts.calendar is not None and not is_inside_hours(facts.calendar, at, lambda: facts.closed_periods):
         return LicenseDecision(
@@ -262,15 +350,21 @@ def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
 
 
-_KEY_FACTS_SQL = """
+# The add-on rule's two sums (main's rule, licensing.selectors.addon_excess): the seats of the key's
+# add-on family, every term together, and of the base family it runs on. Only for an add-on.
+_FAMILY_SEATS = """COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e
+                  JOIN licensing_subscription fs ON fs.id = e.subscription_id
+                  JOIN licensing_product fp ON fp.id = fs.product_id
+                  WHERE fs.customer_id = s.customer_id AND fp.kind = '{kind}' AND fp.family = p.{family}), 0)"""
+
+_KEY_FACTS_SQL = f"""
 SELECT k.id, k.revoked_at IS NOT NULL, s.customer_id, s.status, s.term_end,
-       p.kind = 'addon' AND p.base_product_id IS NOT NULL,
        COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e WHERE e.subscription_id = s.id), 0),
-       COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e
-                 JOIN licensing_subscription b ON b.id = e.subscription_id
-                 WHERE b.customer_id = s.customer_id AND b.product_id = p.base_product_id), 0),
+       p.kind = 'addon',
+       CASE WHEN p.kind = 'addon' THEN {_FAMILY_SEATS.format(kind="addon", family="family")} END,
+       CASE WHEN p.kind = 'addon' THEN {_FAMILY_SEATS.format(kind="base", family="base_family")} END,
        c.time_zone, w.id, w.mode, w.time_zone, w.working_days, w.start_time, w.end_time, w.public_holidays,
-       (SELECT {closed_periods} FROM licensing_closedperiod cp WHERE cp.customer_id = s.customer_id AND w.id IS NOT NULL)
+       (SELECT {{closed_periods}} FROM licensing_closedperiod cp WHERE cp.customer_id = s.customer_id AND w.id IS NOT NULL)
 FROM licensing_licensekey k
 JOIN licensing_subscription s ON s.id = k.subscription_id
 JOIN licensing_product p ON p.id = s.product_id
@@ -285,19 +379,22 @@ _CLOSED_PERIODS_AGGREGATE = {
 }
 
 
+@functools.cache
+def _key_facts_sql(vendor: str, *, of_customer: bool) -> str:
+    sql = _KEY_FACTS_SQL.format(closed_periods=_CLOSED_PERIODS_AGGREGATE[vendor])
+    return sql + "AND s.customer_id = %s\n" if of_customer else sql
+
+
 def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
     """The facts of the license key `key` (normalised), of that customer if one is given; None if there is none."""
-    sql = _KEY_FACTS_SQL.format(closed_periods=_CLOSED_PERIODS_AGGREGATE[connection.vendor])
-    params = [key]
-    if customer_id is not None:
-        sql, params = sql + "AND s.customer_id = %s\n", [key, customer_id]
-    with _lean_cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    if customer_id is None:
+        row = fetch_one(_key_facts_sql(connection.vendor, of_customer=False), [key])
+    else:
+        row = fetch_one(_key_facts_sql(connection.vendor, of_customer=True), [key, customer_id])
     if row is None:
         return None
-    (key_id, revoked, customer_id, status, term_end, addon_with_base, seats, base_seats, customer_zone,
-     policy_id, mode, policy_zone, working_days, start, end, holidays_country, closed_periods) = row  # fmt: skip
+    (key_id, revoked, customer_id, status, term_end, seats, is_addon, addon_family_seats, base_family_seats,
+     customer_zone, policy_id, mode, policy_zone, working_days, start, end, holidays_country, closed_periods) = row  # fmt: skip
     calendar = None
     if policy_id is not None:
         calendar = WorkCalendar(
@@ -314,17 +411,13 @@ def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
         customer_id=customer_id,
         subscription_status=status,
         term_end=_as_date(term_end),
-        is_addon_with_base=bool(addon_with_base),
+        is_addon=bool(is_addon),
         seats=seats,
-        base_seats=base_seats,
+        addon_family_seats=addon_family_seats or 0,
+        base_family_seats=base_family_seats or 0,
         calendar=calendar,
         mode=mode,
     )
-
-
-def closed_periods_of(customer_id: int) -> list[Period]:
-    rows = ClosedPeriod.objects.filter(customer_id=customer_id).order_by().values_list("first_day", "last_day", "every_year")
-    return [Period(*row) for row in rows]
 
 
 def _periods_from_text(text: str | None) -> tuple[Period, ...]:
@@ -337,11 +430,6 @@ def _periods_from_text(text: str | None) -> tuple[Period, ...]:
     return tuple(periods)
 
 
-def _lean_cursor():
-    """PostgreSQL: a cursor whose statements are prepared once per connection (orderdesk.db); else Django's."""
-    return prepared_cursor() if connection.vendor == "postgresql" else connection.cursor()
-
-
 # SQLite hands dates and times back as text; PostgreSQL as date and time objects.
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
@@ -351,15 +439,28 @@ def _as_time(value) -> time:
     return value if isinstance(value, time) else time.fromisoformat(value)
 
 
-def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
-    """Is `at` inside the policy's working hours (licensing.calendars)?"""
-    return is_inside_hours(calendar_of(policy), at, lambda: closed_periods_of(policy.customer_id))
+def subscription_history(*, subscription: Subscription, since: datetime | None = None) -> QuerySet[SeatLedgerEntry]:
+    """The subscription's seat ledger oldest first, from `since` on; with_seats_after() adds the running count."""
+    entries = SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id")
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    return entries
 
 
-def subscription_history(*, subscription: Subscription) -> list[SeatLedgerEntry]:
-    """The ledger oldest first, each entry with `seats_after`: the running balance after it."""
-    entries = list(SeatLedgerEntry.objects.filter(subscription=subscription).order_by("created_at", "id"))
-    balance = 0
+def with_seats_after(entries: Sequence[SeatLedgerEntry]) -> Sequence[SeatLedgerEntry]:
+    """Set `seats_after`, the seats after the entry, on consecutive entries of one ledger, oldest first.
+
+    The entries may be any run of the ledger (a page of it, or what came after
+    a date): one query sums the seats before the first, whatever came earlier.
+    """
+    if not entries:
+        return entries
+    first = entries[0]
+    earlier = Q(created_at__lt=first.created_at) | Q(created_at=first.created_at, id__lt=first.id)
+    balance = (
+        SeatLedgerEntry.objects.filter(earlier, subscription_id=first.subscription_id).aggregate(total=Sum("quantity"))["total"]
+        or 0
+    )
     for entry in entries:
         balance += entry.quantity
         entry.seats_after = balance
@@ -424,5 +525,5 @@ def customer_search(*, query: str) -> QuerySet[Customer]:
     customers = Customer.objects.order_by("code")
     query = query.strip()
     if query:
-        customers = customers.filter(models.Q(code__icontains=query) | models.Q(name__icontains=query))
+        customers = customers.filter(Q(code__icontains=query) | Q(name__icontains=query))
     return customers

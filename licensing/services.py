@@ -7,6 +7,7 @@ the race — no lock, no "check then insert" that two transactions could both pa
 """
 
 import calendar
+from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -25,6 +26,7 @@ from licensing.models import (
     Subscription,
     generate_license_key,
 )
+from licensing.selectors import AddonExcess, FamilyOf, addon_excess, seats_and_families_for_customers
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -41,6 +43,24 @@ class SeatsBelowZero(LedgerError):
     pass
 
 
+class AddonSeatsExceedBase(LedgerError):
+    """Add-on seats may never exceed the seats of the base licenses they run on: provisioning refuses them.
+
+    The ledger's own rule, whoever approved the order: a person may override a
+    review rule, never this. `excess` says by how much, per add-on family.
+    """
+
+    def __init__(self, *, customer: Customer, excess: Sequence[AddonExcess]):
+        self.customer = customer
+        self.excess = list(excess)
+        details = "; ".join(
+            f"{item.addon_family} add-on seats {item.addon_seats} > {item.base_family} base seats {item.base_seats} "
+            f"({item.excess} over)"
+            for item in self.excess
+        )
+        super().__init__(f"{customer.code}: {details}")
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later; the month's last day when it is shorter (Jan 31 + 1 → Feb 28)."""
     month_index = day.month - 1 + months
@@ -55,53 +75,6 @@ def term_end_for(*, term_start: date, term_months: int) -> date:
 
 def japan_today() -> date:
     return timezone.localdate(timezone=JAPAN)
-
-
-def subscription_get_or_create(*, customer: Customer, product: Product, term_start: date | None = None) -> Subscription:
-    """The customer's subscription for the product; the first one starts its term at `term_start`.
-
-    An existing subscription keeps its term: more seats join the running term.
-    get_or_create is race-safe here because (customer, product) is unique: the
-    loser of a concurrent insert gets the IntegrityError and reads the winner's row.
-    """
-    start = term_start or japan_today()
-    subscription, _created = Subscription.objects.get_or_create(
-        customer=customer,
-        product=product,
-        defaults={"term_start": start, "term_end": term_end_for(term_start=start, term_months=product.term_months)},
-    )
-    return subscription
-
-
-def seats_provision(
-    *,
-    customer: Customer,
-    product: Product,
-    quantity: int,
-    reference: str,
-    term_start: date | None = None,
-    reason: str = "",
-) -> SeatLedgerEntry:
-    """Add `quantity` seats for the order line identified by `reference`, once.
-
-    A second call with the same reference returns the first entry and counts
-    nothing. Creates the Subscription on first provisioning (term from
-    `term_start`, default today in Japan, for product.term_months months).
-    """
-    if quantity < 1:
-        raise LedgerError(f"provisioning adds at least one seat, got {quantity}")
-    existing = SeatLedgerEntry.objects.select_related("subscription").filter(reference=reference).first()
-    if existing is not None:
-        return _same_entry(existing, customer=customer, product=product, quantity=quantity)
-    subscription = subscription_get_or_create(customer=customer, product=product, term_start=term_start)
-    entry = _create_once(
-        SeatLedgerEntry,
-        reference=reference,
-        create=lambda: SeatLedgerEntry.objects.create(
-            subscription=subscription, quantity=quantity, reference=reference, reason=reason or f"provisioned for {reference}"
-        ),
-    )
-    return _same_entry(entry, customer=customer, product=product, quantity=quantity)
 
 
 @dataclass(frozen=True)
@@ -129,27 +102,19 @@ class CustomerSeats:
     term_start: date | None = None
 
 
-def seats_provision_many(
-    *, customer: Customer, requests: Sequence[SeatsRequest], term_start: date | None = None
-) -> list[Provisioned]:
-    """seats_provision and license_key_issue for several lines at once, in a handful of statements.
-
-    The same guarantees, per reference: a second call records nothing and
-    returns the first entry and key; a reference already recorded for other
-    seats raises ReferenceConflict. Rows are inserted with ON CONFLICT DO
-    NOTHING and then read back by reference, so the unique indexes decide a
-    race with a concurrent caller exactly as they do for one line, and what is
-    returned is what the database holds. Returns one result per request, in order.
-    """
-    return seats_provision_batch([CustomerSeats(customer=customer, requests=requests, term_start=term_start)])[0]
-
-
 def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provisioned]]:
-    """seats_provision_many for many orders, of any customers, in the same handful of statements.
+    """Add seats through the ledger and issue a license key, once per request's reference, for many orders.
 
-    The pipeline provisions a batch of orders in one go; the statements do not
-    grow with the number of orders or lines. Returns, for each CustomerSeats,
-    one result per request, in order.
+    A subscription a request needs is created on first provisioning (its term
+    from the group's term_start, default today in Japan, for the product's
+    term_months); an existing one keeps its term: more seats join the running
+    term. Per reference, a second call records nothing and returns the first
+    entry and key; a reference already recorded for other seats raises
+    ReferenceConflict. Rows are inserted with ON CONFLICT DO NOTHING and read
+    back by reference, so the unique indexes decide a race with a concurrent
+    caller, and what is returned is what the database holds. The statements do
+    not grow with the number of orders or lines. Returns, for each
+    CustomerSeats, one result per request, in order.
     """
     pairs = [(group.customer, request) for group in batch for request in group.requests]
     references = [request.reference for _customer, request in pairs]
@@ -160,10 +125,13 @@ def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provision
             raise LedgerError(f"provisioning adds at least one seat, got {request.quantity} for {request.reference}")
     if not pairs:
         return [[] for _group in batch]
-    subscriptions = _subscriptions_get_or_create(batch)
-    entries = _entries_create_once(
-        {request.reference: (request, subscriptions[customer.pk, request.product.pk]) for customer, request in pairs}
-    )
+    # The customers' lock taken in _refuse_addon_excess lasts until the entries commit.
+    with _transaction_unless_in_one():
+        _refuse_addon_excess(batch)
+        subscriptions = _subscriptions_get_or_create(batch)
+        entries = _entries_create_once(
+            {request.reference: (request, subscriptions[customer.pk, request.product.pk]) for customer, request in pairs}
+        )
     for customer, request in pairs:
         _same_entry(entries[request.reference], customer=customer, product=request.product, quantity=request.quantity)
     keys = _keys_issue_once({reference: entries[reference].subscription for reference in references})
@@ -171,6 +139,52 @@ def seats_provision_batch(batch: Sequence[CustomerSeats]) -> list[list[Provision
         [Provisioned(entry=entries[request.reference], license_key=keys[request.reference]) for request in group.requests]
         for group in batch
     ]
+
+
+def _refuse_addon_excess(batch: Sequence[CustomerSeats]) -> None:
+    """Raise AddonSeatsExceedBase if the batch's add-on seats would take a customer's add-on family over its base.
+
+    Only customers adding add-on seats are judged, and locked first (their
+    rows, in id order): two batches adding add-on seats for one customer then
+    judge one after the other, and cannot both pass on the same base seats.
+    The batch's own lines are left out of the current seats, so a re-run
+    counts them once. Base seats in the same batch count. Two queries when
+    some customer adds add-on seats, none otherwise.
+    """
+    groups = [group for group in batch if any(request.product.kind == Product.Kind.ADDON for request in group.requests)]
+    if not groups:
+        return
+    customer_ids = sorted({group.customer.pk for group in groups})
+    _lock_customers(customer_ids)
+    seats, families = seats_and_families_for_customers(
+        customer_ids=customer_ids, excluding_references=[request.reference for group in groups for request in group.requests]
+    )
+    added: dict[int, dict[int, int]] = {}
+    customers: dict[int, Customer] = {}
+    for group in groups:
+        customers[group.customer.pk] = group.customer
+        by_product = added.setdefault(group.customer.pk, {})
+        for request in group.requests:
+            by_product[request.product.pk] = by_product.get(request.product.pk, 0) + request.quantity
+            families[request.product.pk] = FamilyOf.of(request.product)
+    for customer_id, by_product in added.items():
+        excess = addon_excess(seats=seats.get(customer_id, {}), added=by_product, families=families)
+        if excess:
+            raise AddonSeatsExceedBase(customer=customers[customer_id], excess=excess)
+
+
+def _transaction_unless_in_one():
+    """The caller's transaction when there is one (the pipeline's step), else one of our own.
+
+    Not a savepoint: a refusal is raised before anything is written, so the
+    caller's transaction stays usable, and a provisioning step costs no extra statements.
+    """
+    return nullcontext() if transaction.get_connection().in_atomic_block else transaction.atomic()
+
+
+def _lock_customers(customer_ids: Sequence[int]) -> None:
+    # FOR NO KEY UPDATE: an order's insert (FOR KEY SHARE on its customer) does not wait for it.
+    list(Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
 
 
 def _subscriptions_get_or_create(batch: Sequence[CustomerSeats]) -> dict[tuple[int, int], Subscription]:
@@ -290,27 +304,6 @@ def seats_adjust(*, subscription: Subscription, quantity: int, reference: str, r
                 subscription=subscription, quantity=quantity, reference=reference, reason=reason
             ),
         )
-
-
-def license_key_issue(*, subscription: Subscription, reference: str) -> LicenseKey:
-    """Issue a random key for the subscription, once per reference (issuing again returns the same key)."""
-    existing = LicenseKey.objects.filter(reference=reference).first()
-    if existing is None:
-        existing = _create_once(LicenseKey, reference=reference, create=lambda: _insert_key(subscription, reference))
-    if existing.subscription_id != subscription.pk:
-        raise ReferenceConflict(f"{reference} already has key {existing.key} for another subscription")
-    return existing
-
-
-def _insert_key(subscription: Subscription, reference: str, attempts: int = 5) -> LicenseKey:
-    # With 100 random bits a collision is all but impossible, yet the unique
-    # index would turn one into an error: draw again instead. A clash on the
-    # reference is not retried here; _create_once resolves that one.
-    for _attempt in range(attempts):
-        key = generate_license_key()
-        if not LicenseKey.objects.filter(key=key).exists():
-            return LicenseKey.objects.create(subscription=subscription, key=key, reference=reference)
-    raise RuntimeError(f"no unused license key after {attempts} draws; is the generator broken?")
 
 
 def license_key_revoke(*, license_key: LicenseKey) -> bool:

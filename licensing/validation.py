@@ -8,9 +8,8 @@ leaves a trace, with bounded volume:
 - inside (VALID): one counter per key and day goes up by one
   (ValidationDayCount).
 
-Either is one statement in the validation's request, committed without
-waiting for the disk (_write_without_flush_wait): a crash of the database
-server may lose the last fraction of a second of the record, nothing else.
+Either is one statement in the validation's request, committed before the
+answer is sent: nothing the record holds lives only in a process's memory.
 
 Other answers (UNKNOWN_KEY, SUSPENDED, EXPIRED, SEAT_LIMIT) and customers
 without a policy leave nothing. Rows and counters older than
@@ -31,6 +30,7 @@ from django.utils import timezone
 from licensing.calendars import aware
 from licensing.models import JAPAN, Customer, OutsideHoursValidation, ValidationDayCount
 from licensing.selectors import DecisionCode, KeyCheck, KeyFacts, LicenseDecision, license_key_check
+from orderdesk.db import fetch_one
 
 
 @dataclass(frozen=True)
@@ -70,45 +70,28 @@ def validation_record(check: KeyCheck) -> None:
         _count_allowed(license_key_id=facts.license_key_id, day=check.at.astimezone(zone).date())
 
 
-# Plain statements, as the read: a device's validation is on the hot path (licensing.selectors.key_facts).
+# Hand-written statements, prepared once per connection on PostgreSQL (orderdesk.db), as the read:
+# a device's validation is on the hot path, and the ORM's compilation cost more than the insert.
 _OUTSIDE_HOURS_SQL = (
     f"INSERT INTO {OutsideHoursValidation._meta.db_table} (customer_id, license_key_id, at, time_zone, mode, allowed) "
-    "VALUES (%s, %s, %s, %s, %s, %s)"
+    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
 )
+# One upsert on PostgreSQL and SQLite alike; the unique constraint makes concurrent counts add up.
 _COUNT_SQL = (
     f"INSERT INTO {ValidationDayCount._meta.db_table} AS counted (license_key_id, day, allowed) VALUES (%s, %s, 1) "
-    "ON CONFLICT (license_key_id, day) DO UPDATE SET allowed = counted.allowed + 1"
+    "ON CONFLICT (license_key_id, day) DO UPDATE SET allowed = counted.allowed + 1 RETURNING allowed"
 )
 
 
 def _insert_outside_hours(*, facts: KeyFacts, at: datetime, zone_name: str, mode: str, allowed: bool) -> None:
-    _write_without_flush_wait(
-        _OUTSIDE_HOURS_SQL,
-        [facts.customer_id, facts.license_key_id, connection.ops.adapt_datetimefield_value(at), zone_name, mode, allowed],
-    )
+    # A statement of its own, committed (and flushed to disk) before the answer leaves: a record
+    # the device was told about is never lost, whatever crashes afterwards.
+    moment = connection.ops.adapt_datetimefield_value(at)  # SQLite: naive UTC text, as the ORM stores it
+    fetch_one(_OUTSIDE_HOURS_SQL, [facts.customer_id, facts.license_key_id, moment, zone_name, mode, allowed])
 
 
 def _count_allowed(*, license_key_id: int, day: date) -> None:
-    # One upsert on PostgreSQL and SQLite alike; the unique constraint makes concurrent counts add up.
-    _write_without_flush_wait(_COUNT_SQL, [license_key_id, connection.ops.adapt_datefield_value(day)])
-
-
-def _write_without_flush_wait(sql: str, params: list) -> None:
-    """One statement, committed without waiting for the disk, in one round trip.
-
-    On PostgreSQL, outside a transaction, the statement is sent together with
-    SET LOCAL synchronous_commit TO OFF as one query, which PostgreSQL runs as
-    one transaction (as orderdesk.db.atomic_without_flush_wait does in four
-    round trips: BEGIN, SET, the statement, COMMIT). Waiting for the flush
-    held a web thread for the whole fsync and cut validations per second by a
-    third (bench/README.md, "Validation"); a database crash may lose the last
-    fraction of a second of the record instead. Inside a transaction the
-    statement joins it, and the enclosing commit decides.
-    """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        sql = f"SET LOCAL synchronous_commit TO OFF; {sql}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    fetch_one(_COUNT_SQL, [license_key_id, connection.ops.adapt_datefield_value(day)])
 
 
 def work_hours_record_prune(*, now: datetime | None = None, batch: int = 5000) -> int:

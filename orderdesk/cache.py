@@ -7,7 +7,8 @@ cache, so this is on the hot path. A redis.Redis is safe to share: it takes
 a connection from its pool for each command.
 
 count_in_window() is the counter behind the API's rate limit
-(orderdesk.api.throttling).
+(orderdesk.api.throttling); add_flag() the key that says a gather message is
+pending (orders.services.queueing).
 """
 
 import functools
@@ -40,6 +41,11 @@ class OrderdeskRedisCache(RedisCache):
         return {redis.call('INCR', KEYS[1]), redis.call('PTTL', KEYS[1])}
     """
 
+    def add_flag(self, key: str, *, timeout: int) -> bool:
+        """add(key, 1, timeout) as one SET NX, without pickling a value nobody reads."""
+        key = self.make_key(key)
+        return bool(self._cache.get_client(key, write=True).set(key, b"1", nx=True, ex=timeout))
+
     def count_in_window(self, key: str, *, period: int) -> tuple[int, float]:
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
@@ -70,3 +76,14 @@ def count_in_window(key: str, *, period: int, now: float, cache=None) -> tuple[i
     count += 1
     cache.set(key, (window_end, count), timeout=window_end - now)
     return count, window_end - now
+
+
+def add_flag(key: str, *, timeout: int, cache) -> bool:
+    """Set `key` for `timeout` seconds unless it is set; True when this call set it.
+
+    One SET NX on Redis (the gather message's de-duplication key is set by
+    every new order); cache.add() elsewhere.
+    """
+    if isinstance(cache, OrderdeskRedisCache):
+        return cache.add_flag(key, timeout=timeout)
+    return cache.add(key, 1, timeout=timeout)

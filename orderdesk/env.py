@@ -6,6 +6,7 @@ ImproperlyConfigured instead of silently meaning something else.
 """
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,6 +16,28 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def env_secret(name: str, default: str) -> str:
+    """A secret from NAME, or read from the file that NAME_FILE names (as container platforms mount secrets).
+
+    Setting both is an error, and so is a file that cannot be read or is
+    empty: a missing secret must stop start-up, not quietly become the default.
+    One line ending at the end of the file is not part of the secret.
+    """
+    file_variable = f"{name}_FILE"
+    path = os.environ.get(file_variable)
+    if path is None:
+        return os.environ.get(name, default)
+    if name in os.environ:
+        raise ImproperlyConfigured(f"Set {name} or {file_variable}, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ImproperlyConfigured(f"{file_variable}: cannot read {path!r} ({error})") from None
+    if not value.strip():
+        raise ImproperlyConfigured(f"{file_variable}: {path!r} is empty")
+    return value
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -4,6 +4,9 @@ sales       builds and sends quotes
 order_desk  clears the backlog: every review reason
 helper      joins the backlog in a surge, simple reasons only
 manager     everything order_desk may do, approves discounts, watches the dashboard
+
+/admin/ (catalog, customers, API tokens, subscriptions, users) is not a role's:
+only superusers open it (may_open_admin).
 """
 
 from functools import wraps
@@ -34,6 +37,17 @@ def has_role(user, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
+def may_open_admin(user) -> bool:
+    """Only superusers open /admin/: it edits the catalog, customers, tokens and users outright.
+
+    Staff status alone does not open it, and neither does any role: even a
+    manager works on the staff pages, where every action checks the role.
+    """
+    return bool(
+        user is not None and user.is_authenticated and user.is_active and user.is_staff and user.is_superuser
+    )
+
+
 def role_required(*roles: str):
     """View decorator: anonymous users go to the sign-in page, signed-in users without the role get 403."""
 
@@ -52,6 +66,7 @@ def role_required(*roles: str):
 
 
 def roles_context(request) -> dict:
-    """Template context processor: `roles` — the signed-in user's roles."""
+    """Template context processor: `roles` — the signed-in user's roles — and whether they may open /admin/."""
     # API views (DRF) may render templates with request.user None or a customer principal.
-    return {"roles": user_roles(getattr(request, "user", None))}
+    user = getattr(request, "user", None)
+    return {"roles": user_roles(user), "may_open_admin": may_open_admin(user)}

@@ -4,10 +4,16 @@ Everything that differs between a newcomer's laptop and production comes from
 environment variables through orderdesk.env (see the README's configuration
 table). With nothing set, Orderdesk runs embedded: SQLite and a filesystem
 Celery broker, both under var/.
+
+The defaults are production's: HTTPS behind a TLS-terminating proxy, and a
+SECRET_KEY that must be given. A local instance (ORDERDESK_LOCAL=1, which
+scripts/run and scripts/test set) serves plain HTTP on this machine and keeps
+a generated key in var/.
 """
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -15,20 +21,29 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from orderdesk.env import env_bool, env_choice, env_int, env_list, env_str
+from orderdesk.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORDERDESK_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
+# A local instance: this machine only, plain HTTP on loopback (scripts/run, scripts/test).
+LOCAL = DEBUG or env_bool("ORDERDESK_LOCAL", False)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; embedded runs keep a generated one in var/."""
-    key = env_str("SECRET_KEY", "")
+    """SECRET_KEY (or SECRET_KEY_FILE) from the environment; a local instance keeps a generated one in var/."""
+    key = env_secret("SECRET_KEY", "")
     if key:
         return key
+    if not LOCAL:
+        # A key generated per host would sign each host's sessions differently, and hide that the secret is missing.
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) to the same secret on "
+            "every host. For a local instance on this machine, ORDERDESK_LOCAL=1 keeps a generated key in var/ "
+            "(scripts/run and scripts/test set it)."
+        )
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
@@ -39,6 +54,37 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- HTTPS ---------------------------------------------------------------------
+# Production runs behind a proxy that terminates TLS and tells us so with
+# X-Forwarded-Proto (and strips that header from what clients send). Each
+# setting can be given; the defaults are on, except on a local instance, which
+# serves plain HTTP on this machine.
+_HTTPS = not LOCAL
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe may come over plain HTTP
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60 if _HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Preloading (security.W021) puts the whole domain on browsers' HTTPS-only lists, a
+# decision for the domain's owner and hard to undo: off unless SECURE_HSTS_PRELOAD=true.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER: the request was HTTPS when the proxy's header says `https`."""
+    header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if _HTTPS else "")
+    if not header:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto; got {header!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), "https"
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+
 INSTALLED_APPS = [
     # Our apps first: their translations take precedence over the libraries'
     # (import-export's catalog, for one, has its own Japanese for "Created").
@@ -46,7 +92,7 @@ INSTALLED_APPS = [
     "licensing",
     "quotes",
     "orders",
-    "django.contrib.admin",
+    "orderdesk.apps.OrderdeskAdminConfig",  # django.contrib.admin, open to superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +100,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -72,6 +119,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orderdesk.urls"
@@ -96,7 +145,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'orderdesk.sqlite3'}")
+DATABASE_URL = env_secret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'orderdesk.sqlite3'}")
 try:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -120,7 +169,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Lets orderdesk.db.prepared_cursor() prepare the order intake's statements.
+    # Lets orderdesk.db.fetch_one()/fetch_all() prepare the order intake's statements.
     # Django's own cursors bind parameters in the client and never prepare, so
     # nothing else changes.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
@@ -164,6 +213,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Brute-force protection of the staff sign-in (the login page and /admin/), with
+# django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one user name from
+# one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each further
+# try starts the wait again), even with the right password. An admin unlocks
+# earlier (README: "Locked out of the sign-in").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before a password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_RESET_ON_SUCCESS = True  # a successful sign-in forgets the earlier failures
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure, for the admin to see who tried what (1,000 kept per user)
+AXES_LOCKOUT_CALLABLE = "orderdesk.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "orderdesk.signin.client_address"
+# Reverse proxies in front of gunicorn that append the client's address to
+# X-Forwarded-For. 0: the address is the connection's (behind a proxy, the proxy's).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Language, time, money --------------------------------------------------
 
@@ -210,8 +279,8 @@ def _rate(name: str, default: str) -> str:
 
 
 # POST /api/v1/licenses/validate/ with the license key alone (a device): at most
-# this many validations per key, and per client address (REMOTE_ADDR; behind
-# proxies set REST_FRAMEWORK NUM_PROXIES), each in a window that starts with its
+# this many validations per key, and per client address (the connection's, or
+# behind TRUSTED_PROXY_COUNT proxies the one they forwarded), each in a window that starts with its
 # first request. One key covers every seat of an order line, so its limit must
 # allow all those devices starting at 9:00.
 LICENSE_VALIDATE_KEY_RATE_LIMIT = _rate("LICENSE_VALIDATE_KEY_RATE_LIMIT", "300/min")
@@ -232,6 +301,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["licensing.authentication.IsCustomer"],
     "DEFAULT_PARSER_CLASSES": ["orderdesk.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "orderdesk.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["orderdesk.api.throttling.CustomerTokenThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "customer_token": env_str("API_RATE_LIMIT", "6000/min"),
@@ -290,7 +360,21 @@ ORDERDESK_ISSUER = {
 
 # Straight-through rules (orders/rules.py): beyond these an order waits for a person.
 ORDER_REVIEW_MAX_QUANTITY = env_int("ORDER_REVIEW_MAX_QUANTITY", 1000, minimum=1)
+# A suspected duplicate is a true resubmission of an earlier order's lines:
+# under a PO number that differs only in form (case, spaces, full-/half-width,
+# a trailing revision mark) within ORDER_DUPLICATE_WINDOW_HOURS, or under any
+# PO number within ORDER_DUPLICATE_SAME_LINES_MINUTES. The same lines under a
+# clearly different PO number within the window pass, with a note on both
+# orders' timelines (orders/duplicates.py).
 ORDER_DUPLICATE_WINDOW_HOURS = env_int("ORDER_DUPLICATE_WINDOW_HOURS", 24, minimum=0)
+ORDER_DUPLICATE_SAME_LINES_MINUTES = env_int("ORDER_DUPLICATE_SAME_LINES_MINUTES", 10, minimum=0)
+if ORDER_DUPLICATE_SAME_LINES_MINUTES > ORDER_DUPLICATE_WINDOW_HOURS * 60:
+    raise ImproperlyConfigured("ORDER_DUPLICATE_SAME_LINES_MINUTES must fit in ORDER_DUPLICATE_WINDOW_HOURS")
+# Payment terms for the credit exposure (orders/credit.py): months from the
+# month-end close (締め) to payment. Completed orders of the current month and
+# of this many months before it are unpaid and count against the credit limit,
+# from the first day of that month, Japan time. 1 = 月末締め翌月末払い.
+ORDER_CREDIT_TERMS_MONTHS = env_int("ORDER_CREDIT_TERMS_MONTHS", 1, minimum=0)
 # The sweeper re-enqueues orders that sat in a moving state longer than this
 # (broker down at submission, messages lost in a Redis restart, a worker killed).
 ORDER_STUCK_AFTER_SECONDS = env_int("ORDER_STUCK_AFTER_SECONDS", 600, minimum=1)
@@ -298,14 +382,17 @@ ORDER_SWEEP_INTERVAL_SECONDS = env_int("ORDER_SWEEP_INTERVAL_SECONDS", 60, minim
 ORDER_SWEEP_BATCH = env_int("ORDER_SWEEP_BATCH", 1000, minimum=1)
 # How many orders one pipeline step takes at once (one transaction, one message).
 # Larger batches cost fewer statements and messages per order, and hold more
-# orders' row locks for the length of the step (rendering PDFs, for the last one).
+# orders' row locks for the length of the step's database work (PDFs are
+# rendered and stored before the documenting step locks anything).
 ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
-# New orders ring a doorbell instead of publishing a message each
-# (orders.services.queueing): a pending gather message silences further
+# New orders do not publish a message each (orders.services.queueing): a key
+# in the shared cache marks a pending gather message and silences further
 # publishes for at most this long. A lost message delays new orders by this,
 # plus until the next new order comes; the sweeper covers the rest. 0: every
-# new order publishes (as with a per-process cache, where the doorbell is off).
-ORDER_GATHER_DOORBELL_SECONDS = env_int("ORDER_GATHER_DOORBELL_SECONDS", 10, minimum=0)
+# new order publishes (as with a per-process cache, where the key is not used).
+ORDER_GATHER_DEDUP_SECONDS = env_int("ORDER_GATHER_DEDUP_SECONDS", 10, minimum=0)
+# requested_start may be at most this many days ahead (the API's contract: a year).
+ORDER_REQUESTED_START_MAX_DAYS = env_int("ORDER_REQUESTED_START_MAX_DAYS", 365, minimum=1)
 # Technical errors (database unreachable, lock timeouts) are retried with
 # exponential backoff this many times; then the order is `failed`.
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
@@ -338,7 +425,7 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:

@@ -16,7 +16,7 @@ class OrderLineInline(admin.TabularInline):
 class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
-    readonly_fields = ["created_at", "actor_label", "from_status", "to_status", "reason", "data"]
+    readonly_fields = ["created_at", "actor_label", "action", "from_status", "to_status", "reason", "data"]
     fields = readonly_fields
     can_delete = False
 
@@ -36,7 +36,8 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline, OrderEventInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        # The duplicate links too: an editable many-to-many would offer every order ever placed as a choice.
+        return [field.name for field in (*self.model._meta.fields, *self.model._meta.many_to_many)]
 
     def has_add_permission(self, request):
         return False

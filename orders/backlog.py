@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Aggregate, Case, Count, JSONField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import JSONArray
 from django.utils import timezone
 
 from orders.models import Order, OrderLine, ReviewReason
 from orders.permissions import may_handle_check, with_reasons_text
-from orders.rules import OPEN_EXCLUDED_STATUSES
 
 DECISION_STATUSES = (Order.Status.NEEDS_REVIEW, Order.Status.FAILED)
 # Every status an order in the backlog can have: the predicate of the partial index
@@ -315,8 +314,3 @@ def is_in_backlog(order: Order, now: datetime | None = None) -> bool:
         return True
     return order.status in Order.MOVING_STATUSES and order.status_changed_at < stuck_cutoff(now)
 
-
-def customer_credit_used(customer) -> int:
-    """Yen of the customer's open orders — the sum the credit-limit rule compares with the limit."""
-    open_orders = Order.objects.filter(customer=customer).exclude(status__in=OPEN_EXCLUDED_STATUSES)
-    return open_orders.aggregate(total=Sum("total"))["total"] or 0

@@ -17,6 +17,21 @@ class RejectForm(forms.Form):
         max_length=400,
         error_messages={"required": _("Give a reason for the rejection.")},
     )
+    confirm_last_of_pair = forms.BooleanField(label=_("Also the last order of its duplicate pair"), required=False)
+
+
+class KeepOneForm(forms.Form):
+    """Keep one order of a suspected duplicate pair, reject the other (orders.services.duplicates)."""
+
+    keep = forms.CharField(label=_("Order kept"), max_length=20)
+    reject = forms.CharField(label=_("Order rejected"), max_length=20)
+    reason = forms.CharField(label=_("Reason for the rejection"), max_length=400, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("keep") and data.get("keep") == data.get("reject"):
+            raise forms.ValidationError(_("Keep one order and reject another, not the same one."))
+        return data
 
 
 class CancelForm(forms.Form):

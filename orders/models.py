@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from orderdesk.audit import AuditEvent
 
 
 class ReviewReason(models.TextChoices):
@@ -91,6 +94,8 @@ class Order(models.Model):
     # ORDER_STUCK_AFTER_SECONDS, so a long backlog is not flooded with copies.
     swept_at = models.DateTimeField(_("last swept"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    # Suspected duplicates (orders.duplicates), linked both ways: each order of a pair shows the other.
+    possible_duplicates = models.ManyToManyField("self", verbose_name=_("possible duplicates"), symmetrical=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -108,6 +113,13 @@ class Order(models.Model):
             # Who holds which orders; a new order is held by no one and is not entered here.
             models.Index(fields=["claimed_by"], name="order_claimed_by", condition=models.Q(claimed_by__isnull=False)),
             models.Index(fields=["status", "status_changed_at"], name="order_status_age"),
+            # A customer's completed orders by completion, for the unpaid part of its credit
+            # exposure (orders.credit). Partial: a new order is not completed and is not entered here.
+            models.Index(
+                fields=["customer", "status_changed_at"],
+                name="order_customer_completed",
+                condition=models.Q(status="completed"),
+            ),
             # The backlog lists open orders oldest first: this index holds only
             # the (few) open orders, in that order, so a page is a short index
             # walk however many completed orders pile up behind it.
@@ -170,20 +182,31 @@ class OrderLine(models.Model):
         return f"order-line:{self.pk}"
 
 
-class OrderEvent(models.Model):
-    """The order's timeline and audit trail: one row per status change or edit."""
+class OrderEvent(AuditEvent):
+    """The order's timeline and audit trail: one row per status change or action (orderdesk.audit)."""
 
+    class Action(models.TextChoices):
+        RECEIVED = "received", pgettext_lazy("order history", "Received")
+        VALIDATED = "validated", pgettext_lazy("order history", "Rules checked")
+        APPROVED = "approved", pgettext_lazy("order history", "Approved")
+        HELD = "held", pgettext_lazy("order history", "Held for review")
+        REJECTED = "rejected", pgettext_lazy("order history", "Rejected")
+        PROVISIONING = "provisioning", pgettext_lazy("order history", "Provisioning started")
+        PROVISIONED = "provisioned", pgettext_lazy("order history", "Seats provisioned")
+        COMPLETED = "completed", pgettext_lazy("order history", "Quote PDF issued, completed")
+        FAILED = "failed", pgettext_lazy("order history", "Failed")
+        RETRIED = "retried", pgettext_lazy("order history", "Retried")
+        CANCELLED = "cancelled", pgettext_lazy("order history", "Cancelled")
+        CLAIMED = "claimed", pgettext_lazy("order history", "Claimed")
+        RELEASED = "released", pgettext_lazy("order history", "Released")
+        EDITED = "edited", pgettext_lazy("order history", "Lines edited")
+        REQUEUED = "requeued", pgettext_lazy("order history", "Re-enqueued")
+        NOTED = "noted", pgettext_lazy("order history", "Note")
+
+    SUBJECT_FIELD = "order"
+
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # Who or what acted, readable without a join: "api:DEMO1", "pipeline", "sweeper", "staff:tanaka".
-    actor_label = models.CharField(_("by"), max_length=100)
-    from_status = models.CharField(_("from"), max_length=16, blank=True)
-    to_status = models.CharField(_("to"), max_length=16, blank=True)
-    reason = models.CharField(_("reason"), max_length=500, blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         ordering = ["order", "created_at", "id"]
@@ -191,11 +214,12 @@ class OrderEvent(models.Model):
         verbose_name_plural = _("order events")
 
     def __str__(self) -> str:
-        return f"{self.order.number}: {self.from_status} → {self.to_status}"
+        return f"{self.order.number}: {self.action}"
 
 
 def order_document_path(document: "OrderDocument", filename: str) -> str:
-    # One fixed name per order and kind: storing again replaces, never piles up copies.
+    # Kept for the migrations: the pipeline names each file itself, after its
+    # content's hash (orders.services.documents), and records that name.
     return f"orders/{document.order.number}/{document.kind}.pdf"
 
 

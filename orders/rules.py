@@ -6,128 +6,91 @@ them all; an order with no reasons is approved by the pipeline without anyone
 touching it. Thresholds are settings, read when the rule runs.
 
 The rules read the database through the loaders below (`_lines`,
-`_open_total`, …). The pipeline checks orders in batches: `rules_prefetch`
-reads what the loaders would read for a whole batch in a few queries and
-leaves it on each order, and the rules then run as they would for one order.
-Only the lines are kept by the loader itself: they do not change under a rule.
+`_credit`, …). The pipeline checks orders in batches: `rules_prefetch`
+reads what the loaders would read for a whole batch in a constant number of
+queries and leaves it on each order, and the rules then run as they would for
+one order. In a batch, an order the rules clear counts in the credit exposure
+of the customer's orders after it, as it will once approved.
 """
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Sum, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 
-from licensing.selectors import addon_seat_excess, seats_by_product_for_customers
+from licensing.models import Customer
+from licensing.selectors import AddonExcess, FamilyOf, addon_excess, seats_and_families_for_customers
+from orders.credit import CreditExposure, credit_exposure, credit_exposures
+from orders.duplicates import Twin, TwinKind, twins_lookup
 from orders.models import Order, OrderLine, ReviewReason
-
-OPEN_EXCLUDED_STATUSES = (Order.Status.COMPLETED, Order.Status.REJECTED, Order.Status.CANCELLED)
-# A cancelled or rejected order is not a duplicate anyone could receive twice.
-DUPLICATE_EXCLUDED_STATUSES = (Order.Status.REJECTED, Order.Status.CANCELLED)
 
 
 def _lines(order: Order) -> list[OrderLine]:
     # The rules all read the lines; load them with their products once per order.
     cached = getattr(order, "_rule_lines", None)
     if cached is None:
-        cached = list(order.lines.select_related("product__base_product"))
+        cached = list(order.lines.select_related("product"))
         order._rule_lines = cached
     return cached
 
 
-def _open_total(order: Order) -> int:
-    """The total of the customer's open orders (not completed, rejected or cancelled)."""
-    prefetched = getattr(order, "_rule_open_total", None)
-    if prefetched is not None:
-        return prefetched
-    return (
-        Order.objects.filter(customer_id=order.customer_id)
-        .exclude(status__in=OPEN_EXCLUDED_STATUSES)
-        .aggregate(total=Sum("total"))["total"]
-        or 0
-    )
+def _credit(order: Order) -> CreditExposure:
+    """The customer's exposure with this order judged (orders.credit), plus what the batch cleared before it."""
+    prefetched = getattr(order, "_rule_credit", None)
+    if prefetched is None:
+        return credit_exposure(customer=order.customer, order=order)
+    exposures, cleared = prefetched
+    return exposures[order.customer_id].plus_committed(cleared[order.customer_id]).with_order(order)
 
 
-def _current_seats(order: Order) -> dict[int, int] | None:
-    # None: addon_seat_excess reads the customer's seats itself.
-    return getattr(order, "_rule_seats", None)
+def _seats(order: Order) -> tuple[dict[int, int], dict[int, FamilyOf]]:
+    """The customer's current seats by product id, and the family of those products and of the order's own."""
+    prefetched = getattr(order, "_rule_seats", None)
+    if prefetched is None:
+        seats, families = seats_and_families_for_customers(customer_ids=[order.customer_id])
+        prefetched = order._rule_seats = (seats.get(order.customer_id, {}), families)
+    seats, families = prefetched
+    return seats, {**families, **{line.product_id: FamilyOf.of(line.product) for line in _lines(order)}}
 
 
-def _duplicate_line_sets(order: Order) -> list[set]:
-    """The (sku, quantity) sets of the orders that could be duplicates of this one."""
-    prefetched = getattr(order, "_rule_duplicate_line_sets", None)
-    if prefetched is not None:
-        return prefetched
-    return _duplicate_candidate_lines([order])(order)
+def order_twins(order: Order) -> list[Twin]:
+    """Earlier orders with the same lines (orders.duplicates), each a resubmission or a repeat."""
+    prefetched = getattr(order, "_rule_twins", None)
+    if prefetched is None:
+        prefetched = twins_lookup([order], lines_of=_lines)(order)
+        order._rule_twins = prefetched
+    return prefetched
 
 
 def rules_prefetch(orders: Sequence[Order]) -> None:
-    """Fill the rules' loaders for a batch of orders (with their customers loaded): 5 queries, 6 with quotes.
+    """Fill the rules' loaders for a batch of orders (with their customers loaded): 6 queries, 7 with quotes.
 
-    Gives each order exactly what the loaders would read for it alone: its
-    lines, its customer's open total and seats, the lines of its possible duplicates.
+    Gives each order what the loaders would read for it alone: its lines, its
+    customer's credit exposure, seats (with their products' families) and
+    earlier twins. Locks the batch's customers first (FOR NO KEY UPDATE, in id
+    order, until the step commits; an order's insert does not wait for it):
+    two batches holding orders of one customer judge its credit one after the
+    other, so they cannot both spend the same room under its limit.
     """
     if not orders:
         return
+    customer_ids = sorted({order.customer_id for order in orders})
+    list(Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk").values_list("pk"))
     lines = defaultdict(list)
-    order_ids = [order.pk for order in orders]
-    for line in OrderLine.objects.filter(order_id__in=order_ids).select_related("product__base_product"):
+    for line in OrderLine.objects.filter(order_id__in=[order.pk for order in orders]).select_related("product"):
         lines[line.order_id].append(line)
-    customer_ids = {order.customer_id for order in orders}
-    open_totals = dict(
-        Order.objects.filter(customer_id__in=customer_ids)
-        .exclude(status__in=OPEN_EXCLUDED_STATUSES)
-        .order_by()
-        .values_list("customer_id")
-        .annotate(total=Sum("total"))
-    )
-    seats = seats_by_product_for_customers(customer_ids=customer_ids)
-    candidate_lines = _duplicate_candidate_lines(orders)
     for order in orders:
         order._rule_lines = sorted(lines[order.pk], key=lambda line: line.position)
-        order._rule_open_total = open_totals.get(order.customer_id, 0)
-        order._rule_seats = seats.get(order.customer_id, {})
-        order._rule_duplicate_line_sets = candidate_lines(order)
+    exposures = credit_exposures(customers={order.customer_id: order.customer for order in orders}.values())
+    cleared: dict[int, int] = defaultdict(int)
+    seats, families = seats_and_families_for_customers(customer_ids=customer_ids)
+    twins = twins_lookup(orders, lines_of=_lines)
+    for order in orders:
+        order._rule_credit = (exposures, cleared)
+        order._rule_seats = (seats.get(order.customer_id, {}), families)
+        order._rule_twins = twins(order)
     prefetch_related_objects([order for order in orders if order.quote_id is not None], "quote__lines")
-
-
-def _duplicate_candidate_lines(orders: Sequence[Order]) -> Callable[[Order], list[set]]:
-    """One query for every order's duplicate candidates and one for their lines; returns the per-order lookup.
-
-    Same customer, same total (the same lines at catalog prices give the same
-    total: a cheap first filter), created within the window, another PO
-    number, not rejected or cancelled.
-    """
-    window = timedelta(hours=settings.ORDER_DUPLICATE_WINDOW_HOURS)
-    candidates = list(
-        Order.objects.filter(
-            customer_id__in={order.customer_id for order in orders},
-            total__in={order.total for order in orders},
-            created_at__gte=min(order.created_at for order in orders) - window,
-            created_at__lte=max(order.created_at for order in orders) + window,
-        )
-        .exclude(status__in=DUPLICATE_EXCLUDED_STATUSES)
-        .values_list("id", "customer_id", "po_number", "total", "created_at")
-    )
-    line_sets: dict[int, set] = defaultdict(set)
-    rows = OrderLine.objects.filter(order_id__in=[row[0] for row in candidates]).values_list("order_id", "sku", "quantity")
-    for order_id, sku, quantity in rows:
-        line_sets[order_id].add((sku, quantity))
-
-    def lookup(order: Order) -> list[set]:
-        return [
-            line_sets[candidate_id]
-            for candidate_id, customer_id, po_number, total, created_at in candidates
-            if customer_id == order.customer_id
-            and total == order.total
-            and candidate_id != order.pk
-            and po_number != order.po_number
-            and abs(created_at - order.created_at) <= window
-            and candidate_id in line_sets
-        ]
-
-    return lookup
 
 
 def unknown_or_inactive_sku(order: Order) -> list[str]:
@@ -147,26 +110,28 @@ def quantity_over_cap(order: Order) -> list[str]:
 
 
 def over_credit_limit(order: Order) -> list[str]:
-    """The customer's open orders (this one included) together exceed its credit limit."""
-    open_total = _open_total(order)
-    if order.status in OPEN_EXCLUDED_STATUSES:
-        open_total += order.total
-    return [ReviewReason.OVER_CREDIT_LIMIT] if open_total > order.customer.credit_limit else []
+    """The customer's credit exposure (orders.credit), this order included, exceeds its credit limit."""
+    return [] if _credit(order).fits else [ReviewReason.OVER_CREDIT_LIMIT]
+
+
+def addon_seats_over_base(order: Order) -> list[AddonExcess]:
+    """The add-on families this order would take over their base family's seats (licensing.selectors.addon_excess)."""
+    added: dict[int, int] = defaultdict(int)
+    for line in _lines(order):
+        added[line.product_id] += line.quantity
+    seats, families = _seats(order)
+    return addon_excess(seats=seats, added=added, families=families)
 
 
 def addon_exceeds_base(order: Order) -> list[str]:
-    """After this order, a subscription would hold more add-on seats than base seats."""
-    lines = _lines(order)
-    additions = {line.sku: line.quantity for line in lines}
-    products = [line.product for line in lines]  # loaded with their base products: no query for the catalog
-    excess = addon_seat_excess(customer=order.customer, additions=additions, products=products, current=_current_seats(order))
-    return [ReviewReason.ADDON_EXCEEDS_BASE] if excess else []
+    """After this order, the customer would hold more add-on seats than base seats of the family they run on."""
+    return [ReviewReason.ADDON_EXCEEDS_BASE] if addon_seats_over_base(order) else []
 
 
 def suspected_duplicate(order: Order) -> list[str]:
-    """The same customer ordered the same lines under another PO number within the window."""
-    wanted = {(line.sku, line.quantity) for line in _lines(order)}
-    return [ReviewReason.SUSPECTED_DUPLICATE] if wanted in _duplicate_line_sets(order) else []
+    """An earlier order with the same lines is a resubmission of this one (orders.duplicates)."""
+    resubmitted = any(twin.kind == TwinKind.RESUBMISSION for twin in order_twins(order))
+    return [ReviewReason.SUSPECTED_DUPLICATE] if resubmitted else []
 
 
 def price_differs_from_quote(order: Order) -> list[str]:
@@ -207,4 +172,8 @@ def order_review_reasons(*, order: Order) -> list[str]:
         for reason in rule(order):
             if reason not in reasons:
                 reasons.append(str(reason))
+    prefetched = getattr(order, "_rule_credit", None)
+    if prefetched is not None and not reasons:
+        _exposures, cleared = prefetched
+        cleared[order.customer_id] += order.total  # approved at the next step: it counts for the batch's later orders
     return reasons

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
 def advance_order(self, order_id: int, status: str | None = None) -> None:
-    """One order's message (a person's action; a new order's, published before the doorbell existed)."""
+    """One order's message (a person's action: approve, retry)."""
     _advance(self, order_ids=[order_id], status=status)
 
 
@@ -34,7 +34,7 @@ def advance_orders(self, order_ids: list[int], status: str | None = None) -> Non
 
 @shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
 def gather_received_orders(self) -> None:
-    """The new orders' doorbell: the oldest waiting new orders, a batch of them, through their first step."""
+    """The gather message: the oldest waiting new orders, a batch of them, through their first step."""
     try:
         orders_gather_received()
     except TRANSIENT_ERRORS as error:

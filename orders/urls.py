@@ -17,4 +17,5 @@ urlpatterns = [
     path("<str:number>/retry/", views.order_retry, name="retry"),
     path("<str:number>/cancel/", views.order_cancel, name="cancel"),
     path("<str:number>/edit/", views.order_edit, name="edit"),
+    path("<str:number>/keep-one/", views.order_keep_one, name="keep_one"),
 ]

@@ -14,12 +14,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from licensing.selectors import customer_subscriptions
 from orderdesk.roles import BACKLOG_ROLES, role_required
-from orders.backlog import backlog_counts, backlog_orders, backlog_page_values, claim_is_active, customer_credit_used, forget_backlog_counts, is_in_backlog, known_list_count, rows_for_viewer
+from orders.backlog import backlog_counts, backlog_orders, backlog_page_values, claim_is_active, forget_backlog_counts, is_in_backlog, known_list_count, rows_for_viewer
+from orders.credit import credit_exposure
+from orders.duplicates import GONE_STATUSES, pair_is_gone_without
 from orders.filters import BacklogFilter
-from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, RejectForm
+from orders.forms import ApproveForm, BulkForm, CancelForm, EditLinesForm, KeepOneForm, RejectForm
 from orders.models import Order, OrderDocument
 from orders.permissions import ActionRefused, NotPermitted, user_may_handle
-from orders.services import claims, review
+from orders.holds import order_hold_explanations
+from orders.services import claims, duplicates, review
 from orders.services.documents import order_quote_document
 from orders.services.transitions import Actor
 from quotes.pdf import QuotePdfRenderer
@@ -79,7 +82,7 @@ def order_detail(request, number):
         "in_backlog": is_in_backlog(order),
         "claim_active": claim_is_active(order),
         "approval_needs_reason": review.approval_needs_reason(order),
-        "credit_used": customer_credit_used(order.customer),
+        "credit": credit_exposure(customer=order.customer, order=order),
         "subscriptions": customer_subscriptions(customer=order.customer),
         "document": OrderDocument.objects.filter(order=order, kind=OrderDocument.Kind.QUOTE).first(),
         "approve_form": ApproveForm(),
@@ -87,8 +90,20 @@ def order_detail(request, number):
         "cancel_form": CancelForm(),
         "edit_form": EditLinesForm(order=order),
         "cancellable": [str(status) for status in Order.CANCELLABLE_STATUSES],
+        **_hold_context(order),
     }
     return render(request, "orders/order_detail.html", context)
+
+
+def _hold_context(order: Order) -> dict:
+    """What the order page shows of why the order waits: explanations, duplicate pair, last-of-pair confirmation."""
+    duplicates = list(order.possible_duplicates.order_by("created_at"))
+    return {
+        "holds": order_hold_explanations(order=order),
+        "duplicates": duplicates,
+        "gone_statuses": [str(status) for status in GONE_STATUSES],
+        "last_of_pair": bool(duplicates) and pair_is_gone_without(order),
+    }
 
 
 @backlog_staff
@@ -156,7 +171,12 @@ def order_approve(request, order, form):
 
 @_order_action(RejectForm)
 def order_reject(request, order, form):
-    review.order_reject(order=order, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"])
+    review.order_reject(
+        order=order,
+        actor=Actor.staff(request.user),
+        reason=form.cleaned_data["reason"],
+        confirm_last_of_pair=form.cleaned_data["confirm_last_of_pair"],
+    )
     return _("Order %(number)s rejected.") % {"number": order.number}, True
 
 
@@ -170,6 +190,25 @@ def order_retry(request, order, form):
 def order_cancel(request, order, form):
     review.order_cancel_by_staff(order=order, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"])
     return _("Order %(number)s cancelled.") % {"number": order.number}, True
+
+
+@_order_action(KeepOneForm)
+def order_keep_one(request, order, form):
+    """Keep one order of a suspected duplicate pair and reject the other, in one action."""
+    numbers = {order.number, *order.possible_duplicates.values_list("number", flat=True)}
+    keep_number, reject_number = form.cleaned_data["keep"], form.cleaned_data["reject"]
+    if not {keep_number, reject_number} <= numbers or order.number not in {keep_number, reject_number}:
+        raise ActionRefused(_("Choose this order and one of its possible duplicates."))
+    pair = Order.objects.select_related("customer", "claimed_by").in_bulk([keep_number, reject_number], field_name="number")
+    kept, rejected = duplicates.order_keep_one_of_pair(
+        keep=pair[keep_number], reject=pair[reject_number], actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+    )
+    message = _("Kept %(kept)s (%(status)s); rejected %(rejected)s as its duplicate.") % {
+        "kept": kept.number,
+        "status": kept.get_status_display(),
+        "rejected": rejected.number,
+    }
+    return message, False
 
 
 @backlog_staff

@@ -16,7 +16,7 @@ class QuoteLineInline(admin.TabularInline):
 class QuoteEventInline(admin.TabularInline):
     model = QuoteEvent
     extra = 0
-    readonly_fields = ["created_at", "actor_label", "action", "from_status", "to_status", "comment", "data"]
+    readonly_fields = ["created_at", "actor_label", "action", "from_status", "to_status", "reason", "data"]
     fields = readonly_fields
     can_delete = False
 

@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from orderdesk.audit import AuditEvent
+
 # Validity ends at the end of its last day in Japan, wherever the server runs.
 JAPAN = ZoneInfo("Asia/Tokyo")
 
@@ -168,8 +170,8 @@ class QuoteLine(models.Model):
         return self.gross - self.amount
 
 
-class QuoteEvent(models.Model):
-    """The quote's history: who did what, when, with the status before and after."""
+class QuoteEvent(AuditEvent):
+    """The quote's history: who did what, when, with the status before and after (orderdesk.audit)."""
 
     class Action(models.TextChoices):
         CREATED = "created", pgettext_lazy("quote history", "Created")
@@ -186,18 +188,10 @@ class QuoteEvent(models.Model):
         DECLINED = "declined", pgettext_lazy("quote history", "Declined")
         EXPIRED = "expired", pgettext_lazy("quote history", "Expired")
 
+    SUBJECT_FIELD = "quote"
+
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # Readable without a join: "staff:tanaka", "api:DEMO1", "expiry".
-    actor_label = models.CharField(_("by"), max_length=100)
-    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
-    from_status = models.CharField(_("from"), max_length=20, blank=True)
-    to_status = models.CharField(_("to"), max_length=20, blank=True)
-    comment = models.TextField(_("comment"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
         ordering = ["quote", "created_at", "id"]

@@ -13,7 +13,7 @@ from orderdesk.roles import MANAGER, SALES, has_role, role_required
 from quotes.forms import QuoteEditor, QuoteHeaderForm, QuoteLineForm
 from quotes.models import Quote, QuoteLine
 from quotes.selectors import customer_search, quote_for_staff, quote_search, quotes_waiting_for_approval
-from quotes.services.actors import QuoteActor
+from orderdesk.audit import Actor
 from quotes.services.documents import quote_render_by_number
 from quotes.services.editing import default_valid_until, quote_create, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteInvalid
@@ -60,7 +60,7 @@ def quote_new(request):
         editor = QuoteEditor.bind(request.POST)
         if editor.is_valid():
             try:
-                quote = quote_create(actor=QuoteActor.staff(request.user), **_quote_fields(editor))
+                quote = quote_create(actor=Actor.staff(request.user), **_quote_fields(editor))
             except QuoteInvalid as invalid:
                 editor.show(invalid)
             else:
@@ -82,7 +82,7 @@ def quote_edit(request, number):
         editor = QuoteEditor.bind(request.POST)
         if editor.is_valid():
             try:
-                quote = quote_update(quote=quote, actor=QuoteActor.staff(request.user), **_quote_fields(editor))
+                quote = quote_update(quote=quote, actor=Actor.staff(request.user), **_quote_fields(editor))
             except QuoteInvalid as invalid:
                 editor.show(invalid)
             except QuoteActionNotAllowed as refused:
@@ -240,7 +240,7 @@ def quote_pdf(request, number):
 def _act(request, number, action, success_message):
     quote = _quote_or_404(number)
     try:
-        result = action(quote=quote, actor=QuoteActor.staff(request.user))
+        result = action(quote=quote, actor=Actor.staff(request.user))
     except QuoteActionNotAllowed as refused:
         messages.error(request, refused.message)
         return _back(request, quote)

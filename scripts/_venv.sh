@@ -1,7 +1,10 @@
-# Sourced by scripts/run and scripts/test: make .venv and install a requirements file into it.
-# Reinstalls only when the requirements file changed since the last install.
+# Sourced by scripts/run and scripts/test: make .venv and install a lock file into it.
+# The lock files (requirements.lock, requirements-dev.lock; made by scripts/lock from
+# requirements*.txt) pin every package, direct and indirect, with its hashes: pip
+# installs exactly those files or stops. Reinstalls only when the lock file changed
+# since the last install.
 ensure_venv() {
-  local requirements="$1"
+  local lock_file="$1"
   local python_bin="${PYTHON:-}"
   if [ -z "$python_bin" ]; then
     python_bin=$(command -v python3.11 || command -v python3 || true)
@@ -14,11 +17,10 @@ ensure_venv() {
     echo "Creating .venv with $python_bin …"
     "$python_bin" -m venv .venv
   fi
-  local stamp=".venv/.installed-$(basename "$requirements")"
-  if [ ! -f "$stamp" ] || ! cmp -s <(cat requirements*.txt) "$stamp"; then
-    echo "Installing $requirements …"
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -r "$requirements"
-    cat requirements*.txt > "$stamp"
+  local stamp=".venv/.installed-$(basename "$lock_file")"
+  if [ ! -f "$stamp" ] || ! cmp -s "$lock_file" "$stamp"; then
+    echo "Installing $lock_file …"
+    .venv/bin/python -m pip install --quiet --require-hashes -r "$lock_file"
+    cp "$lock_file" "$stamp"
   fi
 }

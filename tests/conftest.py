@@ -37,9 +37,9 @@ def requires_tool():
 @pytest.fixture
 def catalog(db):
     """The two demo products with their volume tiers."""
-    sra = ProductFactory(sku="SRA-1Y", name_ja="セキュアリモートアクセス 1年ライセンス", kind=Product.Kind.BASE)
+    sra = ProductFactory(sku="SRA-1Y", family="SRA", name_ja="セキュアリモートアクセス 1年ライセンス", kind=Product.Kind.BASE)
     rda = ProductFactory(
-        sku="RDA-1Y", name_ja="リモートデスクトップ アドオン 1年ライセンス", kind=Product.Kind.ADDON, base_product=sra
+        sku="RDA-1Y", family="RDA", name_ja="リモートデスクトップ アドオン 1年ライセンス", kind=Product.Kind.ADDON, base_family="SRA"
     )
     for product, tiers in ((sra, [(1, 6000), (50, 5400), (100, 4800)]), (rda, [(1, 3000), (50, 2700), (100, 2400)])):
         for min_quantity, unit_price in tiers:
@@ -109,7 +109,7 @@ def _clear_cache():
     yield
 
 
-# --- The pipeline's queue and the new orders' doorbell (orders.services.queueing) ---
+# --- The pipeline's queue and the gather message's de-duplication key (orders.services.queueing) ---
 
 GATHER = "orders.tasks.gather_received_orders"
 

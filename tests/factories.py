@@ -24,6 +24,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ["sku"]
 
     sku = factory.Sequence(lambda n: f"SKU-{n}")
+    family = factory.LazyAttribute(lambda product: product.sku)
     name_ja = "セキュアリモートアクセス 1年ライセンス"
     name_en = "Secure Remote Access, 1-year license"
     kind = Product.Kind.BASE
@@ -40,7 +41,7 @@ class PriceTierFactory(factory.django.DjangoModelFactory):
 
 
 class SubscriptionFactory(factory.django.DjangoModelFactory):
-    """A subscription without seats; add them with licensing.services.seats_provision."""
+    """A subscription without seats; add them with `provision` below (the ledger service)."""
 
     class Meta:
         model = Subscription
@@ -76,11 +77,11 @@ def staff_user(username: str, *roles: str, password: str = "pw-for-tests"):
 
 def draft_quote(*, customer, lines, discount: int = 0, valid_until=None, user=None, notes: str = ""):
     """A draft through the real service. `lines`: [(product, quantity)] or [(product, quantity, percent, yen)]."""
-    from quotes.services.actors import QuoteActor
+    from orderdesk.audit import Actor
     from quotes.services.editing import quote_create
     from quotes.services.pricing import LineInput
 
-    actor = QuoteActor.staff(user) if user else QuoteActor.system("tests")
+    actor = Actor.staff(user) if user else Actor.system("tests")
     return quote_create(
         customer=customer,
         lines=[LineInput(*line) for line in lines],
@@ -93,11 +94,11 @@ def draft_quote(*, customer, lines, discount: int = 0, valid_until=None, user=No
 
 def sent_quote(**kwargs):
     """A draft that needs no approval, sent (the e-mail goes to Django's test outbox)."""
-    from quotes.services.actors import QuoteActor
+    from orderdesk.audit import Actor
     from quotes.services.workflow import quote_send
 
     quote = draft_quote(**kwargs)
-    return quote_send(quote=quote, actor=QuoteActor.system("tests"))
+    return quote_send(quote=quote, actor=Actor.system("tests"))
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
@@ -127,3 +128,27 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     unit_price = 6000
     amount = factory.LazyAttribute(lambda line: line.unit_price * line.quantity)
     tax_rate = 10
+
+
+def submitted_order(customer, *, po_number="PO-2026-0412", lines=(("SRA-1Y", 50),), actor=None, **data):
+    """An order through the one intake (orders.services.intake.order_submit), as the API submits it.
+
+    `lines`: [(sku, quantity)]; `data`: further body fields (notes, requested_start).
+    """
+    from orderdesk.audit import Actor
+    from orders.services.intake import order_submit
+
+    return order_submit(
+        customer=customer,
+        data={"po_number": po_number, "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines], **data},
+        actor=actor or Actor.system("tests"),
+        source=Order.Source.API,
+    )
+
+
+def provision(customer, product, quantity: int, reference: str, *, term_start=None, reason: str = ""):
+    """Seats of one line through the ledger service (licensing.services.seats_provision_batch): its Provisioned."""
+    from licensing.services import CustomerSeats, SeatsRequest, seats_provision_batch
+
+    request = SeatsRequest(product=product, quantity=quantity, reference=reference, reason=reason)
+    return seats_provision_batch([CustomerSeats(customer=customer, requests=[request], term_start=term_start)])[0][0]

@@ -8,7 +8,7 @@ from django.db import connection
 
 from orderdesk.models import IdempotencyRecord
 from orders.models import Order
-from orders.services import submission
+from orders.services import intake
 from tests.conftest import client_for, order_body
 
 pytestmark = pytest.mark.django_db
@@ -141,9 +141,7 @@ def test_two_concurrent_requests_with_one_key_make_one_order(requires_postgres, 
 
         return slow
 
-    # The lean intake (orders.api.intake) builds the order after claiming the key; DRF's create calls order_submit.
-    monkeypatch.setattr("orders.api.intake.order_build", slowly(submission.order_build))
-    monkeypatch.setattr("orders.api.views.order_submit", slowly(submission.order_submit))
+    monkeypatch.setattr("orders.api.views.order_submit", slowly(intake.order_submit))
     clients = [client_for(customer), client_for(customer)]
     responses = {}
 

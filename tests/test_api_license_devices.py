@@ -13,8 +13,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from licensing.models import JAPAN, WorkHoursPolicy
-from licensing.services import license_key_issue, license_key_revoke, seats_provision
-from tests.factories import WorkHoursPolicyFactory
+from licensing.services import license_key_revoke
+from tests.factories import WorkHoursPolicyFactory, provision
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,9 @@ VALIDATE = "/api/v1/licenses/validate/"
 
 @pytest.fixture
 def keys(customer, catalog):
-    """The owner's SRA-1Y key (50 seats, a 12-month term starting today) and a revoked one."""
-    entry = seats_provision(
-        customer=customer, product=catalog["SRA-1Y"], quantity=50, reference="order-line:1", term_start=timezone.localdate()
-    )
-    usable = license_key_issue(subscription=entry.subscription, reference="order-line:1")
-    revoked = license_key_issue(subscription=entry.subscription, reference="order-line:1:old")
+    """The owner's SRA-1Y key (51 seats, a 12-month term starting today) and a revoked one of the same subscription."""
+    usable = provision(customer, catalog["SRA-1Y"], 50, "order-line:1", term_start=timezone.localdate()).license_key
+    revoked = provision(customer, catalog["SRA-1Y"], 1, "order-line:2").license_key
     license_key_revoke(license_key=revoked)
     return {"usable": usable.key, "revoked": revoked.key}
 
@@ -212,24 +209,68 @@ def test_the_schema_documents_key_only_validation_and_its_limits(api, settings):
     assert "per client address" in schema["info"]["description"]
 
 
+def test_a_device_request_with_unknown_fields_is_answered_like_any_other(keys):
+    plain = post(device("192.0.2.20"), {"key": keys["usable"]})
+    with_extra = post(device("192.0.2.21"), {"key": keys["usable"], "client": "remote-access 4.2"})
 
-def test_the_lean_device_path_answers_as_the_drf_action_does(keys):
-    lean = post(device("192.0.2.20"), {"key": keys["usable"]})
-    # An unknown field is not the ordinary request: the lean path hands it to DRF, which ignores the field.
-    through_drf = post(device("192.0.2.21"), {"key": keys["usable"], "client": "remote-access 4.2"})
-
-    assert lean.status_code == through_drf.status_code == 200
-    assert lean.content == through_drf.content
-    assert lean["Content-Type"] == through_drf["Content-Type"] == "application/json"
-    assert lean.has_header("Orderdesk-Checked-At") and through_drf.has_header("Orderdesk-Checked-At")
+    assert plain.status_code == with_extra.status_code == 200
+    assert plain.content == with_extra.content
+    assert plain["Content-Type"] == with_extra["Content-Type"] == "application/json"
 
 
-def test_a_request_handed_to_drf_counts_once_against_its_address(keys, settings):
+def test_every_key_only_request_counts_once_against_its_address(keys, settings):
     settings.LICENSE_VALIDATE_KEY_RATE_LIMIT = "100/min"
     settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = "3/min"
     pc = device("203.0.113.5")
 
-    assert post(pc, {"key": 123}).status_code == 400  # handed over: DRF names the field
-    assert post(pc, {"key": keys["usable"], "extra": 1}).status_code == 200  # handed over
+    assert post(pc, {"key": 123}).status_code == 400  # counted, and the field named
+    assert post(pc, {"key": keys["usable"], "extra": 1}).status_code == 200
     assert post(pc, {"key": keys["usable"]}).status_code == 200
     assert post(pc, {"key": keys["usable"]}).status_code == 429
+
+
+def test_a_body_that_is_not_json_is_a_400_naming_it(keys):
+    response = device().post(VALIDATE, data=b'{"key": ', content_type="application/json")
+
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
+    assert "JSON" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_json_at_all_is_a_415(keys):
+    response = device().post(VALIDATE, data="key=ABCD", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 415 and response["Content-Type"] == "application/problem+json"
+
+
+def test_a_key_is_counted_however_it_is_typed(keys, settings):
+    settings.LICENSE_VALIDATE_KEY_RATE_LIMIT = "2/min"
+    settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = "100/min"
+    spellings = [keys["usable"], f" {keys['usable'].lower()} ", keys["usable"].lower()]
+
+    assert [post(device(f"192.0.2.{n}"), {"key": key}).status_code for n, key in enumerate(spellings, 30)] == [200, 200, 429]
+
+
+
+def test_a_device_cannot_escape_its_address_limit_with_a_forwarded_for_header(keys, settings):
+    settings.LICENSE_VALIDATE_KEY_RATE_LIMIT = "100/min"
+    settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = "2/min"
+    settings.TRUSTED_PROXY_COUNT = 0
+    pc = device("198.51.100.50")
+
+    answers = [post(pc, {"key": keys["usable"]}, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}") for n in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+
+
+def test_behind_a_proxy_each_device_is_limited_by_its_own_forwarded_address(keys, settings):
+    settings.LICENSE_VALIDATE_KEY_RATE_LIMIT = "100/min"
+    settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = "1/min"
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = device("10.0.0.1")
+
+    # What the client put further left proves nothing; the proxy's own entry (rightmost) counts.
+    first = post(proxy, {"key": keys["usable"]}, HTTP_X_FORWARDED_FOR="203.0.113.1")
+    other_device = post(proxy, {"key": keys["usable"]}, HTTP_X_FORWARDED_FOR="203.0.113.2")
+    spoofing = post(proxy, {"key": keys["usable"]}, HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.1")
+
+    assert [first.status_code, other_device.status_code, spoofing.status_code] == [200, 200, 429]

@@ -53,7 +53,7 @@ def test_the_same_po_number_is_fine_for_another_customer(api, outsider_api):
     assert post_order(outsider_api, order_body(po_number="PO-1")).status_code == 201
 
 
-# Each invalid body with the field path and code its 400 names (also used by tests/test_api_intake.py).
+# Each invalid body with the field path and code its 400 names.
 INVALID_BODIES = [
     ({"lines": [{"sku": "SRA-1Y", "quantity": 1}]}, {"po_number": "required"}),
     (order_body(po_number=""), {"po_number": "blank"}),
@@ -74,8 +74,13 @@ INVALID_BODIES = [
         order_body(lines=[{"sku": "SRA-1Y", "quantity": 1}, {"sku": "SRA-1Y", "quantity": 2}]),
         {"lines[1].sku": "duplicate"},
     ),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": "50"}]), {"lines[0].quantity": "invalid"}),
+    (order_body(lines=[{"sku": "SRA-1Y", "quantity": 50.0}]), {"lines[0].quantity": "invalid"}),
     (order_body(requested_start="2020-01-01"), {"requested_start": "past_date"}),
+    (order_body(requested_start="9999-12-31"), {"requested_start": "too_far"}),
     (order_body(requested_start="next monday"), {"requested_start": "invalid"}),
+    (order_body(po_number="PO\u202e-1"), {"po_number": "invalid_character"}),
+    (order_body(po_number=12345), {"po_number": "invalid"}),
 ]
 
 
@@ -198,8 +203,10 @@ def test_products_lists_the_active_catalog_with_tiers(api, catalog):
     products = api.get("/api/v1/products/").json()
 
     assert [p["sku"] for p in products] == ["RDA-1Y", "SRA-1Y"]
-    sra = products[1]
+    rda, sra = products
     assert sra["kind"] == "base" and sra["term_months"] == 12
+    assert (sra["family"], sra["base_family"]) == ("SRA", "")
+    assert (rda["kind"], rda["family"], rda["base_family"]) == ("addon", "RDA", "SRA")  # runs on SRA of any term
     assert sra["price_tiers"][:2] == [{"min_quantity": 1, "unit_price": 6000}, {"min_quantity": 50, "unit_price": 5400}]
 
 
@@ -213,12 +220,12 @@ def test_order_for_an_inactive_product_is_accepted_for_review(api):
 
 
 def test_a_failed_order_cannot_be_cancelled_once_provisioning_had_started(api):
-    from orders.services.transitions import Actor, record_event
+    from orderdesk.audit import Actor
 
     number = post_order(api, order_body()).json()["number"]
     order = Order.objects.get(number=number)
-    record_event(order=order, actor=Actor.system("pipeline"), from_status="approved", to_status="provisioning")
-    record_event(order=order, actor=Actor.system("pipeline"), from_status="provisioning", to_status="failed")
+    for from_status, to_status in (("approved", "provisioning"), ("provisioning", "failed")):
+        OrderEvent.record(order, actor=Actor.system("pipeline"), action=to_status, from_status=from_status, to_status=to_status)
     Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED)
 
     response = api.post(f"/api/v1/orders/{number}/cancel/")

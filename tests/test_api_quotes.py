@@ -4,7 +4,7 @@ import pytest
 
 from orders.models import Order
 from quotes.models import Quote
-from quotes.services.actors import QuoteActor
+from orderdesk.audit import Actor
 from quotes.services.editing import quote_revise
 from quotes.services.workflow import quote_decline
 from tests.conftest import order_body
@@ -89,9 +89,9 @@ def test_the_same_idempotency_key_replays_the_201(api, quote):
 @pytest.mark.parametrize(
     ("make_unacceptable", "reason", "detail_says"),
     [
-        (lambda q: quote_decline(quote=q, actor=QuoteActor.system("t")), "declined", "declined"),
+        (lambda q: quote_decline(quote=q, actor=Actor.system("t")), "declined", "declined"),
         (lambda q: Quote.objects.filter(pk=q.pk).update(status=Quote.Status.EXPIRED), "expired", "expired"),
-        (lambda q: quote_revise(quote=q, actor=QuoteActor.system("t")), "superseded", "-R2"),
+        (lambda q: quote_revise(quote=q, actor=Actor.system("t")), "superseded", "-R2"),
     ],
 )
 def test_declined_expired_and_superseded_quotes_answer_409_saying_which(api, quote, make_unacceptable, reason, detail_says):

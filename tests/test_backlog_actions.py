@@ -143,7 +143,7 @@ class TestEditLines:
 class TestRetryAndCancel:
     def _failed_from(self, customer, catalog, status):
         order = held_order(customer, catalog, status=status, reasons=[])
-        return order_transition(order_id=order.pk, allowed_from={status}, to_status="failed", actor=Actor.system("pipeline"))
+        return order_transition(order_id=order.pk, allowed_from={status}, to_status="failed", actor=Actor.system("pipeline"), action="failed")
 
     def test_a_failed_order_before_approval_starts_over(self, customer, catalog, desk, django_capture_on_commit_callbacks):
         order = self._failed_from(customer, catalog, Order.Status.VALIDATED)
@@ -446,9 +446,9 @@ class TestList:
 
 class TestDetail:
     def test_the_order_page_shows_lines_tax_credit_subscriptions_and_the_timeline(self, client, customer, catalog, order_desk):
-        from licensing.services import seats_provision
+        from tests.factories import provision
 
-        seats_provision(customer=customer, product=catalog["SRA-1Y"], quantity=20, reference="earlier-order", reason="earlier")
+        provision(customer, catalog["SRA-1Y"], 20, "earlier-order", reason="earlier")
         order = held_order(customer, catalog, lines=[("SRA-1Y", 10)])
         order_edit_lines(order=order, actor=Actor.staff(order_desk), changes={"SRA-1Y": 12})
         client.force_login(order_desk)

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from orders.models import Order, ReviewReason
-from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor
 from tests.backlog_support import PASSWORD, held_order, make_staff
 from tests.conftest import skip_or_fail
+from tests.factories import submitted_order
 from tests.test_pipeline import wait_for_status, worker  # noqa: F401 — the pipeline's real Celery worker fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -77,7 +77,7 @@ def test_next_then_approve_takes_the_order_out_of_the_backlog_and_the_worker_com
 ):
     customer.manual_approval = True
     customer.save()
-    order = order_submit(customer=customer, po_number="PO-E2E-1", lines=[LineRequest(sku="SRA-1Y", quantity=20)], actor=Actor.system("test"))
+    order = submitted_order(customer, po_number="PO-E2E-1", lines=[("SRA-1Y", 20)])
     wait_for_status(order.number, Order.Status.NEEDS_REVIEW)
     user = make_staff("tanaka", "order_desk", password=PASSWORD)
 

@@ -31,7 +31,7 @@ def test_order_is_accepted_quickly_when_the_broker_is_down(api, unreachable_brok
 
 @pytest.mark.django_db(transaction=True)
 def test_order_is_accepted_quickly_when_the_cache_is_down(api, settings, caplog):
-    # The cache holds the rate-limit counters and the new orders' doorbell; without it
+    # The cache holds the rate-limit counters and the gather-pending key; without it
     # the limit lets requests through and each new order publishes its own message.
     settings.CACHES = {
         "default": {

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from licensing.models import LicenseKey, SeatLedgerEntry, WorkHoursPolicy
-from licensing.services import license_key_issue, seats_provision
+from tests.factories import provision
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,7 @@ def admin_client(client):
 
 @pytest.fixture
 def entry(customer, catalog):
-    entry = seats_provision(customer=customer, product=catalog["SRA-1Y"], quantity=12, reference="order-line:7")
-    license_key_issue(subscription=entry.subscription, reference="order-line:7")
-    return entry
+    return provision(customer, catalog["SRA-1Y"], 12, "order-line:7").entry
 
 
 def test_subscription_pages_show_seats_and_the_ledger_read_only(admin_client, entry):

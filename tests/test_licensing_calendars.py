@@ -8,10 +8,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from licensing.calendars import public_holiday_name
-from licensing.models import ClosedPeriod, WorkHoursPolicy
+from licensing.models import ClosedPeriod, Subscription, WorkHoursPolicy
 from licensing.selectors import license_validate
-from licensing.services import license_key_issue, seats_provision
-from tests.factories import CustomerFactory, WorkHoursPolicyFactory
+from tests.factories import CustomerFactory, WorkHoursPolicyFactory, provision
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +28,9 @@ def licensed(catalog):
     """Returns a function: the code a customer's key validates to at a moment (a 2026-04-01 term of 3 years)."""
 
     def code_at(customer, moment: datetime) -> str:
-        entry = seats_provision(
-            customer=customer, product=catalog["SRA-1Y"], quantity=5, reference=f"order-line:{customer.code}",
-            term_start=date(2026, 4, 1),
-        )
-        key = license_key_issue(subscription=entry.subscription, reference=f"order-line:{customer.code}")
-        entry.subscription.__class__.objects.filter(pk=entry.subscription_id).update(term_end=date(2029, 3, 31))
-        return license_validate(customer=customer, key=key.key, at=moment).code
+        provisioned = provision(customer, catalog["SRA-1Y"], 5, f"order-line:{customer.code}", term_start=date(2026, 4, 1))
+        Subscription.objects.filter(pk=provisioned.entry.subscription_id).update(term_end=date(2029, 3, 31))
+        return license_validate(customer=customer, key=provisioned.license_key.key, at=moment).code
 
     return code_at
 

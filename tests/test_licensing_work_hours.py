@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from licensing.models import ClosedPeriod, Subscription, WorkHoursPolicy
+from licensing.models import ClosedPeriod, Product, Subscription, WorkHoursPolicy
 from licensing.selectors import LicenseDecision, license_validate
-from licensing.services import license_key_issue, license_key_revoke, seats_adjust, seats_provision
-from tests.factories import CustomerFactory, WorkHoursPolicyFactory
+from licensing.services import license_key_revoke, seats_adjust
+from tests.factories import provision
+from tests.factories import CustomerFactory, ProductFactory, WorkHoursPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,7 @@ def tokyo(day: date, hour: int, minute: int = 0) -> datetime:
 
 def licensed_key(customer, product, seats=10, reference="order-line:1"):
     """A key of a subscription running 2026-04-01 to 2027-03-31 with `seats` seats."""
-    entry = seats_provision(customer=customer, product=product, quantity=seats, reference=reference, term_start=date(2026, 4, 1))
-    return license_key_issue(subscription=entry.subscription, reference=reference)
+    return provision(customer, product, seats, reference, term_start=date(2026, 4, 1)).license_key
 
 
 @pytest.fixture
@@ -91,6 +91,22 @@ def test_an_addon_with_more_seats_than_its_base_is_at_its_seat_limit(customer, c
 
     assert validate(customer, addon_key, tokyo(MONDAY, 10)) == LicenseDecision(False, "SEAT_LIMIT")
     assert validate(customer, base_key, tokyo(MONDAY, 10)).code == "VALID"
+
+
+def test_an_addon_family_is_judged_against_every_term_of_its_base_family(customer, catalog):
+    sra_3y = ProductFactory(sku="SRA-3Y", family="SRA", kind=Product.Kind.BASE, term_months=36)
+    rda_3y = ProductFactory(sku="RDA-3Y", family="RDA", kind=Product.Kind.ADDON, base_family="SRA", term_months=36)
+    licensed_key(customer, catalog["SRA-1Y"], seats=2, reference="order-line:1")
+    three_year_key = licensed_key(customer, sra_3y, seats=3, reference="order-line:2")
+    addon_key = licensed_key(customer, catalog["RDA-1Y"], seats=4, reference="order-line:3")
+    licensed_key(customer, rda_3y, seats=1, reference="order-line:4")
+    # RDA-1Y and RDA-3Y together (5) against SRA-1Y and SRA-3Y together (5).
+    assert validate(customer, addon_key, tokyo(MONDAY, 10)).code == "VALID"
+
+    seats_adjust(subscription=three_year_key.subscription, quantity=-1, reference="correction:1", reason="one user left")
+
+    assert validate(customer, addon_key, tokyo(MONDAY, 10)) == LicenseDecision(False, "SEAT_LIMIT")
+    assert validate(customer, three_year_key, tokyo(MONDAY, 10)).code == "VALID"
 
 
 def test_a_revoked_key_after_its_term_answers_suspended_first(customer, key):

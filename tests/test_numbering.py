@@ -8,8 +8,8 @@ from django.db import connection
 
 from orderdesk.numbering import next_number
 from orders.models import Order
-from orders.services.submission import LineRequest, order_submit
-from orders.services.transitions import Actor
+from orders.services.intake import DuplicatePoNumber
+from tests.factories import submitted_order
 
 
 @pytest.mark.django_db
@@ -31,12 +31,7 @@ def test_concurrent_submits_get_distinct_numbers(requires_postgres, customer, ca
         try:
             start.wait()
             for i in range(per_thread):
-                order = order_submit(
-                    customer=customer,
-                    po_number=f"PO-{thread_index}-{i}",
-                    lines=[LineRequest(sku="SRA-1Y", quantity=1)],
-                    actor=Actor.system("test"),
-                )
+                order = submitted_order(customer, po_number=f"PO-{thread_index}-{i}", lines=[("SRA-1Y", 1)])
                 numbers.append(order.number)
         except BaseException as error:  # noqa: BLE001 — reported by the assertion below
             errors.append(error)
@@ -57,17 +52,13 @@ def test_concurrent_submits_get_distinct_numbers(requires_postgres, customer, ca
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submits_of_one_po_number_make_one_order(requires_postgres, customer, catalog):
-    from orders.services.submission import DuplicatePoNumber
-
     outcomes: list[str] = []
     start = threading.Barrier(6)
 
     def submit():
         try:
             start.wait()
-            order_submit(
-                customer=customer, po_number="PO-SAME", lines=[LineRequest(sku="SRA-1Y", quantity=1)], actor=Actor.system("test")
-            )
+            submitted_order(customer, po_number="PO-SAME", lines=[("SRA-1Y", 1)])
             outcomes.append("created")
         except DuplicatePoNumber:
             outcomes.append("duplicate")

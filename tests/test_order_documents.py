@@ -6,22 +6,23 @@ import subprocess
 import pytest
 
 from licensing.models import Customer
-from orders.models import OrderDocument
-from orders.services.documents import order_quote_render
-from orders.services.submission import LineRequest, order_submit
-from orders.services.transitions import Actor
+from orders.models import Order, OrderDocument
+from orders.services.pipeline import orders_advance
 from tests.conftest import client_for
+from tests.factories import submitted_order
 
 pytestmark = pytest.mark.django_db
 
 
 def place_order(customer, po_number="PO-DOC-1"):
-    return order_submit(
-        customer=customer,
-        po_number=po_number,
-        lines=[LineRequest(sku="SRA-1Y", quantity=50), LineRequest(sku="RDA-1Y", quantity=50)],
-        actor=Actor.system("test"),
-    )
+    return submitted_order(customer, po_number=po_number, lines=[("SRA-1Y", 50), ("RDA-1Y", 50)])
+
+
+def order_quote_render(*, order: Order) -> OrderDocument:
+    """The pipeline's documenting step on the order (as if provisioned): its stored quote PDF."""
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.DOCUMENTING)
+    orders_advance(order_ids=[order.pk], status=Order.Status.DOCUMENTING)
+    return OrderDocument.objects.get(order=order, kind=OrderDocument.Kind.QUOTE)
 
 
 def pdf_text(document: OrderDocument) -> str:

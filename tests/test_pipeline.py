@@ -11,9 +11,9 @@ from django.db.models import Sum
 from licensing.models import LicenseKey, SeatLedgerEntry
 from orders.models import Order, OrderDocument, ReviewReason
 from orders.services.queueing import enqueue_order
-from orders.services.submission import LineRequest, order_submit
 from orders.services.transitions import Actor, order_transition
 from tests.conftest import skip_or_fail
+from tests.factories import submitted_order
 from tests.workers import Worker, publishing_to, submit, wait_for_status
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -56,7 +56,7 @@ def test_order_submitted_through_the_api_completes_with_seats_keys_and_a_pdf(wor
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
-    licenses = api.get("/api/v1/licenses/").json()
+    licenses = api.get("/api/v1/licenses/").json()["results"]
     assert {(item["sku"], item["seats"]) for item in licenses} == {("SRA-1Y", 50), ("RDA-1Y", 50)}
 
 
@@ -106,9 +106,7 @@ def test_the_same_lines_under_another_po_number_are_held_as_a_suspected_duplicat
 
 def test_a_line_whose_sku_left_the_catalog_is_held_as_unknown(worker, customer, catalog):
     with publishing_to(UNREACHABLE_BROKER):  # stored, not yet queued
-        order = order_submit(
-            customer=customer, po_number="PO-U", lines=[LineRequest(sku="SRA-1Y", quantity=5)], actor=Actor.system("test")
-        )
+        order = submitted_order(customer, po_number="PO-U", lines=[("SRA-1Y", 5)])
     catalog["SRA-1Y"].sku = "SRA-1Y-OLD"
     catalog["SRA-1Y"].save()
 
@@ -129,6 +127,7 @@ def test_an_order_a_person_approves_goes_on_to_completion(worker, api, customer)
         allowed_from={Order.Status.NEEDS_REVIEW},
         to_status=Order.Status.APPROVED,
         actor=Actor.system("staff-test"),
+        action="approved",
         on_commit=lambda approved: enqueue_order(approved.pk),
     )
 
@@ -139,16 +138,15 @@ def test_an_order_a_person_approves_goes_on_to_completion(worker, api, customer)
 
 def test_a_failed_order_set_back_to_received_resumes(worker, customer, catalog):
     with publishing_to(UNREACHABLE_BROKER):
-        order = order_submit(
-            customer=customer, po_number="PO-F", lines=[LineRequest(sku="SRA-1Y", quantity=3)], actor=Actor.system("test")
-        )
-    order_transition(order_id=order.pk, allowed_from={"received"}, to_status="failed", actor=Actor.system("test"))
+        order = submitted_order(customer, po_number="PO-F", lines=[("SRA-1Y", 3)])
+    order_transition(order_id=order.pk, allowed_from={"received"}, to_status="failed", actor=Actor.system("test"), action="failed")
 
     order_transition(
         order_id=order.pk,
         allowed_from={Order.Status.FAILED},
         to_status=Order.Status.RECEIVED,
         actor=Actor.system("staff-test"),
+        action="retried",
         on_commit=lambda retried: enqueue_order(retried.pk),
     )
 

@@ -2,9 +2,9 @@
 
 A batch must decide exactly what one order at a time would, move each order
 once, keep one order's problem to that order, and cost the same number of
-statements whatever its size. New orders ring a doorbell instead of
-publishing a message each: a burst of them publishes one gather message, and
-no new order is left without a message that will find it.
+statements whatever its size. New orders do not publish a message each: a
+burst of them publishes one gather message, and no new order is left without
+a message that will find it.
 """
 
 import pytest
@@ -12,19 +12,15 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from licensing.models import SeatLedgerEntry
-from licensing.services import seats_provision
-from orders import rules
 from orders.models import Order, OrderDocument, ReviewReason
 from orders.services import documents
 from orders.services import pipeline
 from orders.services.pipeline import orders_advance, orders_gather_received
 from orders.services.queueing import enqueue_new_order
-from orders.services.submission import LineRequest, order_submit
-from orders.services.transitions import Actor
 from orders.tasks import gather_received_orders
 from tests.concurrency import run_at_once
 from tests.conftest import GATHER, take_published
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, provision, submitted_order
 from tests.workers import publishing_to
 
 pytestmark = pytest.mark.django_db
@@ -34,10 +30,10 @@ Status = Order.Status
 
 def place(customer, po_number: str, quantities=(50, 50)) -> Order:
     base, addon = quantities
-    lines = [LineRequest(sku="SRA-1Y", quantity=base)]
+    lines = [("SRA-1Y", base)]
     if addon:
-        lines.append(LineRequest(sku="RDA-1Y", quantity=addon))
-    return order_submit(customer=customer, po_number=po_number, lines=lines, actor=Actor.system("test"))
+        lines.append(("RDA-1Y", addon))
+    return submitted_order(customer, po_number=po_number, lines=lines)
 
 
 def statuses(orders) -> dict[str, str]:
@@ -54,33 +50,44 @@ def run_batch_to_rest(orders) -> None:
     raise AssertionError("orders still moving after 10 steps")
 
 
-def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(customer, catalog, settings):
+def a_day_of_orders(group: str) -> dict[str, Order]:
+    """The same orders for a group of customers of its own: plain, twins, over the cap, add-on heavy, manual, credit."""
+    owner = CustomerFactory(code=f"{group}-OWNER")
+    careful = CustomerFactory(code=f"{group}-CAREFUL", manual_approval=True)
+    small = CustomerFactory(code=f"{group}-SMALL", credit_limit=100_000)
+    return {
+        "plain": place(owner, "PO-PLAIN", (10, 5)),
+        "twin-1": place(owner, "PO-TWIN-1"),
+        "twin-2": place(owner, "PO-TWIN-2"),  # the same lines as PO-TWIN-1, minutes later
+        "big": place(owner, "PO-BIG", (600, 0)),
+        "addon": place(owner, "PO-ADDON", (1, 20)),
+        "careful": place(careful, "PO-CAREFUL", (1, 1)),
+        "small-1": place(small, "PO-SMALL-1", (10, 0)),  # ¥66,000 with tax: within the limit alone
+        "small-2": place(small, "PO-SMALL-2", (11, 0)),  # ¥72,600: over ¥100,000 once the first is approved
+    }
+
+
+def test_a_batch_reaches_the_same_review_reasons_as_one_order_at_a_time(catalog, settings):
     settings.ORDER_REVIEW_MAX_QUANTITY = 500
-    careful = CustomerFactory(code="CAREFUL", manual_approval=True)
-    small = CustomerFactory(code="SMALL", credit_limit=100_000)
-    orders = [
-        place(customer, "PO-PLAIN", (10, 5)),
-        place(customer, "PO-TWIN-1"),
-        place(customer, "PO-TWIN-2"),  # the same lines as PO-TWIN-1
-        place(customer, "PO-BIG", (600, 0)),
-        place(customer, "PO-ADDON", (1, 20)),
-        place(careful, "PO-CAREFUL", (1, 1)),
-        place(small, "PO-SMALL-1", (10, 0)),  # ¥66,000 with tax: within the limit alone
-        place(small, "PO-SMALL-2", (11, 0)),  # together over ¥100,000
-    ]
-    one_at_a_time = {order.po_number: rules.order_review_reasons(order=order) for order in orders}
-    assert one_at_a_time["PO-PLAIN"] == []
-    assert one_at_a_time["PO-TWIN-1"] == [ReviewReason.SUSPECTED_DUPLICATE]
-    assert ReviewReason.QUANTITY_OVER_CAP in one_at_a_time["PO-BIG"]
-    assert ReviewReason.ADDON_EXCEEDS_BASE in one_at_a_time["PO-ADDON"]
-    assert one_at_a_time["PO-CAREFUL"] == [ReviewReason.MANUAL_APPROVAL]
-    assert one_at_a_time["PO-SMALL-2"] == [ReviewReason.OVER_CREDIT_LIMIT]
+    alone = a_day_of_orders("ALONE")
+    for order in alone.values():
+        orders_advance(order_ids=[order.pk], status=Status.RECEIVED)
+    batch = a_day_of_orders("BATCH")
 
-    orders_advance(order_ids=[order.pk for order in orders], status=Status.RECEIVED)
+    orders_advance(order_ids=[order.pk for order in batch.values()], status=Status.RECEIVED)
 
-    batch = {order.po_number: order.review_reasons for order in Order.objects.filter(pk__in=[o.pk for o in orders])}
-    assert batch == one_at_a_time
-    assert set(statuses(orders).values()) == {Status.VALIDATED}
+    def reasons(orders):
+        return {label: Order.objects.get(pk=order.pk).review_reasons for label, order in orders.items()}
+
+    one_at_a_time = reasons(alone)
+    assert one_at_a_time["plain"] == [] and one_at_a_time["twin-1"] == []
+    assert one_at_a_time["twin-2"] == [ReviewReason.SUSPECTED_DUPLICATE]
+    assert ReviewReason.QUANTITY_OVER_CAP in one_at_a_time["big"]
+    assert ReviewReason.ADDON_EXCEEDS_BASE in one_at_a_time["addon"]
+    assert one_at_a_time["careful"] == [ReviewReason.MANUAL_APPROVAL]
+    assert (one_at_a_time["small-1"], one_at_a_time["small-2"]) == ([], [ReviewReason.OVER_CREDIT_LIMIT])
+    assert reasons(batch) == one_at_a_time
+    assert set(statuses(batch.values()).values()) == {Status.VALIDATED}
 
 
 def test_a_gather_takes_the_oldest_waiting_new_orders_up_to_the_batch_size(customer, catalog, settings):
@@ -146,7 +153,7 @@ def test_seats_the_ledger_refuses_for_one_order_of_a_batch_hold_only_that_order(
     orders = [place(customer, f"PO-{index}", (index + 1, index + 1)) for index in range(3)]
     refused = orders[1]
     line = refused.lines.get(sku="SRA-1Y")
-    seats_provision(customer=customer, product=line.product, quantity=99, reference=line.ledger_reference)
+    provision(customer, line.product, 99, line.ledger_reference)
 
     run_batch_to_rest(orders)
 
@@ -260,7 +267,7 @@ def test_the_same_batch_delivered_twice_at_once_moves_each_order_once(requires_p
     assert SeatLedgerEntry.objects.filter(subscription__customer=customer).count() == 10
 
 
-# The new orders' doorbell ------------------------------------------------------------
+# New orders and the gather message --------------------------------------------------
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:9/0"
 
@@ -279,25 +286,27 @@ def test_new_orders_placed_while_no_worker_runs_publish_one_gather_and_it_takes_
         orders = [place(customer, f"PO-{index}", (index + 1, 0)) for index in range(5)]
     assert take_published() == [GATHER]
 
-    orders_gather_received()
+    with committed():
+        orders_gather_received()
 
     assert list(statuses(orders).values()).count(Status.VALIDATED) == 3
-    assert take_published() == [GATHER], "a full batch rings again for the orders beyond it"
+    assert GATHER in take_published(), "a full batch publishes the next gather for the orders beyond it"
 
-    orders_gather_received()
+    with committed():
+        orders_gather_received()
 
     assert set(statuses(orders).values()) == {Status.VALIDATED}
-    assert take_published() == [], "a batch that was not full leaves the bell silent"
+    assert GATHER not in take_published(), "a batch that was not full publishes no further gather"
     with committed():
         place(customer, "PO-LATER")
-    assert take_published() == [GATHER], "the next new order rings again"
+    assert take_published() == [GATHER], "the next new order publishes again"
 
 
 @pytest.mark.parametrize("moment", ["before", "after"])
-def test_an_order_committed_after_the_gather_released_the_bell_is_gathered(
+def test_an_order_committed_after_the_gather_cleared_its_key_is_gathered(
     customer, catalog, shared_cache, committed, monkeypatch, moment
 ):
-    """Between the gather's release of the bell and its query, or after the query: the order is never stranded."""
+    """Between the gather's clearing of the pending key and its query, or after the query: the order is never stranded."""
     with committed():
         first = place(customer, "PO-FIRST", (1, 0))
     assert take_published() == [GATHER]
@@ -315,17 +324,19 @@ def test_an_order_committed_after_the_gather_released_the_bell_is_gathered(
         return orders
 
     monkeypatch.setattr(pipeline, "_locked_waiting", a_new_order_commits_as_the_gather_looks)
-    orders_gather_received()
+    with committed():
+        orders_gather_received()
     monkeypatch.undo()
     for _delivery in range(3):  # each gather message published, delivered
-        if not take_published():
+        if GATHER not in take_published():
             break
-        orders_gather_received()
+        with committed():
+            orders_gather_received()
 
     assert statuses([first, *late]) == {"PO-FIRST": Status.VALIDATED, "PO-LATE": Status.VALIDATED}
 
 
-def test_a_failed_publish_releases_the_bell_so_that_the_next_new_order_publishes(
+def test_a_failed_publish_clears_the_key_so_that_the_next_new_order_publishes(
     customer, catalog, shared_cache, committed, caplog
 ):
     with publishing_to(UNREACHABLE_BROKER):
@@ -339,14 +350,12 @@ def test_a_failed_publish_releases_the_bell_so_that_the_next_new_order_publishes
     assert take_published() == [GATHER]
 
 
-@pytest.mark.parametrize("doorbell_off", ["a per-process cache", "ORDER_GATHER_DOORBELL_SECONDS=0"])
-def test_without_a_shared_doorbell_every_new_order_publishes(
-    customer, catalog, shared_cache, committed, settings, doorbell_off
-):
-    if doorbell_off == "a per-process cache":
+@pytest.mark.parametrize("dedup_off", ["a per-process cache", "ORDER_GATHER_DEDUP_SECONDS=0"])
+def test_without_a_shared_dedup_key_every_new_order_publishes(customer, catalog, shared_cache, committed, settings, dedup_off):
+    if dedup_off == "a per-process cache":
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     else:
-        settings.ORDER_GATHER_DOORBELL_SECONDS = 0
+        settings.ORDER_GATHER_DEDUP_SECONDS = 0
 
     with committed():
         for index in range(3):

@@ -18,7 +18,7 @@ from django.db.models import Count, Sum
 
 from licensing.models import LicenseKey, SeatLedgerEntry
 from orders.models import Order, OrderDocument, OrderEvent
-from orders.services.submission import LineRequest, order_submit
+from tests.factories import submitted_order
 from orders.services.transitions import Actor, order_transition
 from orders.tasks import advance_order
 from tests.conftest import skip_or_fail
@@ -144,14 +144,9 @@ def test_an_order_accepted_while_the_broker_was_down_is_completed_by_the_sweeper
 def test_the_same_provisioning_message_delivered_twice_records_one_ledger_entry(workers, customer, catalog):
     workers(concurrency=2, env={"ORDERDESK_TEST_PROVISION_DELAY_MS": "500"})
     with publishing_to("redis://127.0.0.1:9/0"):  # stored, not queued: the test delivers it itself
-        order = order_submit(
-            customer=customer,
-            po_number="PO-TWICE",
-            lines=[LineRequest(sku="SRA-1Y", quantity=40), LineRequest(sku="RDA-1Y", quantity=40)],
-            actor=Actor.system("test"),
-        )
+        order = submitted_order(customer, po_number="PO-TWICE", lines=[("SRA-1Y", 40), ("RDA-1Y", 40)])
     for status in ("validated", "approved", "provisioning"):
-        order = order_transition(order_id=order.pk, allowed_from={order.status}, to_status=status, actor=Actor.system("test"))
+        order = order_transition(order_id=order.pk, allowed_from={order.status}, to_status=status, actor=Actor.system("test"), action=status)
 
     # Two copies of one message, as Redis does after a visibility timeout: both pool processes take one.
     for _copy in range(2):
@@ -169,13 +164,8 @@ def place_surge(customer, count: int) -> list[Order]:
     customer.credit_limit = 10**12
     customer.save()
     return [
-        order_submit(
-            customer=customer,
-            po_number=f"PO-SURGE-{index}",
-            # A different quantity per order, so none looks like a duplicate of another.
-            lines=[LineRequest(sku="SRA-1Y", quantity=index + 1), LineRequest(sku="RDA-1Y", quantity=1)],
-            actor=Actor.system("test"),
-        )
+        # A different quantity per order, so none looks like a duplicate of another.
+        submitted_order(customer, po_number=f"PO-SURGE-{index}", lines=[("SRA-1Y", index + 1), ("RDA-1Y", 1)])
         for index in range(count)
     ]
 
@@ -201,14 +191,14 @@ def test_orders_queued_when_redis_restarts_empty_all_complete_exactly_once(worke
     wait_until_all_completed(orders, timeout=150)
 
 
-# (e) new orders ring one doorbell while no worker runs ----------------------------------
+# (e) new orders publish one gather message while no worker runs ----------------------------------
 
 
 def test_new_orders_placed_while_no_worker_runs_wait_behind_one_message_and_all_complete(
     workers, private_redis, customer, catalog
 ):
     if not settings.CACHE_URL.startswith("redis://"):
-        skip_or_fail("the doorbell needs a cache the workers share: set CACHE_URL=redis://…")
+        skip_or_fail("the gather de-duplication key needs a cache the workers share: set CACHE_URL=redis://…")
     with publishing_to(private_redis.url):
         orders = place_surge(customer, 2 * settings.ORDER_PIPELINE_BATCH_SIZE + 20)
     assert private_redis.queued("pipeline") == 1

@@ -11,7 +11,7 @@ from orders.models import Order
 from orders.services.from_quote import order_from_quote
 from orders.services.transitions import Actor
 from quotes.models import JAPAN, Quote, QuoteEvent
-from quotes.services.actors import QuoteActor
+from orderdesk.audit import Actor
 from quotes.services.documents import quote_render
 from quotes.services.editing import japan_today, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
@@ -29,7 +29,7 @@ from quotes.tasks import expire_quotes
 from tests.factories import draft_quote, sent_quote, staff_user
 
 pytestmark = pytest.mark.django_db
-SYSTEM = QuoteActor.system("tests")
+SYSTEM = Actor.system("tests")
 
 
 @pytest.fixture
@@ -47,15 +47,15 @@ def test_a_discount_over_the_threshold_needs_a_manager_before_sending(catalog, c
     assert quote.needs_approval
 
     with pytest.raises(QuoteActionNotAllowed):
-        quote_send(quote=quote, actor=QuoteActor.staff(seller))
-    quote_submit_for_approval(quote=quote, actor=QuoteActor.staff(seller))
+        quote_send(quote=quote, actor=Actor.staff(seller))
+    quote_submit_for_approval(quote=quote, actor=Actor.staff(seller))
     client.force_login(seller)
     assert client.post(f"/quotes/{quote.number}/approve/").status_code == 403
     client.force_login(boss)
     client.post(f"/quotes/{quote.number}/approve/", {"comment": "OK for this customer"})
     quote.refresh_from_db()
     assert quote.status == Quote.Status.APPROVED and quote.approved_by == boss
-    sent = quote_send(quote=quote, actor=QuoteActor.staff(seller))
+    sent = quote_send(quote=quote, actor=Actor.staff(seller))
     assert sent.status == Quote.Status.SENT
     assert [e.action for e in sent.events.all()] == ["created", "submitted", "approved", "sent"]
     assert sent.events.get(action="approved").actor == boss
@@ -80,7 +80,7 @@ def test_returning_needs_a_comment_and_makes_a_draft_again(catalog, customer):
     returned = quote_return(quote=quote, actor=SYSTEM, comment="最大20%まで")
 
     assert returned.status == Quote.Status.DRAFT
-    assert returned.events.last().comment == "最大20%まで"
+    assert returned.events.last().reason == "最大20%まで"
 
 
 def test_editing_an_approved_quote_withdraws_the_approval(catalog, customer):

@@ -1,7 +1,10 @@
-"""Staff pages need a signed-in user with the right role."""
+"""Staff pages need a signed-in user with the right role; /admin/ only a superuser."""
+
+import io
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -57,7 +60,7 @@ def test_staff_pages_are_japanese_by_default_even_for_an_english_browser(client)
     assert 'lang="ja"' in page.content.decode()
     assert "ログイン" in page.content.decode()
     make_user("tanaka", "order_desk")
-    client.login(username="tanaka", password="pw-for-tests")
+    client.post("/accounts/login/", {"username": "tanaka", "password": "pw-for-tests"})
     assert client.get("/").status_code == 200
 
 
@@ -73,3 +76,52 @@ def test_the_api_follows_the_clients_accept_language(client):
     japanese = client.get("/api/v1/orders/", HTTP_ACCEPT_LANGUAGE="ja")
     assert english.json()["detail"] == "Authentication credentials were not provided."
     assert english.json()["detail"] != japanese.json()["detail"]
+
+
+# --- /admin/ is for superusers only (orderdesk.roles.may_open_admin) -------------------------------
+
+
+def refused_by_the_admin(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_a_superuser_opens_the_admin(client):
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/licensing/customer/").status_code == 200
+    assert 'href="/admin/"' in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_no_role_opens_the_admin_even_with_staff_status(client, role):
+    client.force_login(make_user(f"{role}-with-staff-status", role, is_staff=True))
+
+    assert refused_by_the_admin(client.get("/admin/"))
+    assert refused_by_the_admin(client.get("/admin/licensing/apitoken/"))
+    assert refused_by_the_admin(client.get("/admin/auth/user/"))
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+
+
+def test_an_inactive_superuser_and_an_anonymous_visitor_are_refused(client):
+    assert refused_by_the_admin(client.get("/admin/"))
+    client.force_login(make_user("retired", is_staff=True, is_superuser=True, is_active=False))
+    assert refused_by_the_admin(client.get("/admin/"))
+
+
+def test_a_role_user_signing_in_on_the_admin_page_is_not_let_in(client):
+    make_user("boss", "manager", is_staff=True)
+
+    response = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": "pw-for-tests", "next": "/admin/"})
+
+    assert response.status_code == 200  # the admin's sign-in form again, with its error
+    assert refused_by_the_admin(client.get("/admin/"))
+
+
+def test_the_demo_manager_cannot_open_the_admin_and_the_demo_admin_can(client):
+    call_command("seed_demo", stdout=io.StringIO())
+
+    client.force_login(User.objects.get(username="manager"))
+    assert refused_by_the_admin(client.get("/admin/"))
+    client.force_login(User.objects.get(username="admin"))
+    assert client.get("/admin/").status_code == 200

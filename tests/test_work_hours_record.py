@@ -11,10 +11,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from licensing.models import LicenseKey, OutsideHoursValidation, ValidationDayCount, WorkHoursPolicy
-from licensing.services import license_key_issue, seats_provision
 from licensing.tasks import prune_work_hours_record
 from licensing.validation import license_check, work_hours_record_prune
-from tests.factories import CustomerFactory, WorkHoursPolicyFactory
+from tests.factories import CustomerFactory, WorkHoursPolicyFactory, provision
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +26,7 @@ def tokyo(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def key_of(customer, product, reference: str) -> str:
-    entry = seats_provision(customer=customer, product=product, quantity=10, reference=reference, term_start=date(2026, 4, 1))
-    return license_key_issue(subscription=entry.subscription, reference=reference).key
+    return provision(customer, product, 10, reference, term_start=date(2026, 4, 1)).license_key.key
 
 
 @pytest.fixture

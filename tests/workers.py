@@ -136,7 +136,7 @@ class Worker:
             "DATABASE_URL": database_url_for_workers(),
             "CELERY_BROKER_URL": self.broker_url,
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            # The test's own cache: the new orders' doorbell (orders.services.queueing) is a key
+            # The test's own cache: the gather message's de-duplication key (orders.services.queueing) is a key
             # that the test process sets and the worker clears, so both must see the same one.
             "CACHE_URL": settings.CACHE_URL,
             # Short enough for a test to watch the sweeper work.

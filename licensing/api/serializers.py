@@ -1,5 +1,6 @@
 import re
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
@@ -14,15 +15,25 @@ class PriceTierSerializer(serializers.ModelSerializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="name_ja", help_text="Japanese product name.")
+    family = serializers.CharField(help_text="Product line, the same for every term (SRA for SRA-1Y and SRA-3Y).")
+    base_family = serializers.CharField(
+        help_text="Add-ons: the family of base licenses they run on. A customer's add-on seats of a family, "
+        "every term together, never exceed the seats of its base family; more are held and never provisioned. "
+        "Empty for a base license."
+    )
     price_tiers = PriceTierSerializer(many=True, read_only=True)
 
     class Meta:
         model = Product
-        fields = ["sku", "name", "name_en", "kind", "term_months", "unit", "tax_rate", "price_tiers"]
+        fields = ["sku", "name", "name_en", "kind", "family", "base_family", "term_months", "unit", "tax_rate", "price_tiers"]
+
+
+# A subscription gets a key per order line; the list shows this many of each, the rest are a link away.
+KEYS_LISTED_PER_SUBSCRIPTION = 100
 
 
 class SubscriptionSerializer(serializers.Serializer):
-    """Built from customer_subscriptions(): `seats` and `active_keys` come annotated and prefetched."""
+    """Built from customer_subscriptions(): `seats`, `keys_count` and `active_keys` come annotated and prefetched."""
 
     sku = serializers.CharField(source="product.sku")
     name = serializers.CharField(source="product.name_ja", help_text="Japanese product name.")
@@ -30,10 +41,37 @@ class SubscriptionSerializer(serializers.Serializer):
     term_start = serializers.DateField()
     term_end = serializers.DateField(help_text="Last day of the term (Japan time).")
     status = serializers.ChoiceField(choices=Subscription.Status.choices)
-    keys = serializers.SerializerMethodField(help_text="License keys that are not revoked.")
+    keys = serializers.SerializerMethodField(
+        help_text=(
+            f"License keys that are not revoked, oldest first: the first {KEYS_LISTED_PER_SUBSCRIPTION}. "
+            "When `keys_count` is larger, `keys_url` pages through all of them."
+        )
+    )
+    keys_count = serializers.IntegerField(help_text="How many license keys of this subscription are not revoked.")
+    keys_url = serializers.SerializerMethodField(help_text="All unrevoked keys, cursor-paginated: `/licenses/{sku}/keys/`.")
 
     def get_keys(self, subscription) -> list[str]:
         return [license_key.key for license_key in subscription.active_keys]
+
+    def get_keys_url(self, subscription) -> str:
+        url = reverse("api:license-keys", kwargs={"sku": subscription.product.sku})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class LicenseKeySerializer(serializers.Serializer):
+    key = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+
+
+class LicenseHistoryQuerySerializer(serializers.Serializer):
+    """The query parameters of GET /licenses/{sku}/history/."""
+
+    since = serializers.DateTimeField(
+        required=False,
+        help_text="ISO-8601 moment: only entries at or after it (their `seats_after` still counts every earlier entry). "
+        "Without an offset it is Japan time.",
+    )
 
 
 class LedgerEntrySerializer(serializers.Serializer):

@@ -1,5 +1,4 @@
 import csv
-import math
 from dataclasses import asdict
 
 from django.conf import settings
@@ -7,35 +6,42 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from licensing.api.serializers import (
+    KEYS_LISTED_PER_SUBSCRIPTION,
     LedgerEntrySerializer,
     LicenseDecisionSerializer,
+    LicenseHistoryQuerySerializer,
+    LicenseKeySerializer,
     LicenseValidateInputSerializer,
     MonthQuerySerializer,
     ProductSerializer,
     SubscriptionSerializer,
 )
+from licensing.api.throttling import KeyOnlyAddressThrottle, KeyOnlyKeyThrottle
 from licensing.models import Product, Subscription
-from licensing.api import devices
-from licensing.api.throttling import address_allowance, key_allowance
 from licensing.selectors import (
     OUTSIDE_HOURS_COLUMNS,
     customer_subscriptions,
-    normalize_license_key,
     outside_hours_rows,
     subscription_history,
+    subscription_keys,
+    with_seats_after,
 )
 from licensing.validation import device_moment, license_check
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
+from orderdesk.api.throttling import CustomerTokenThrottle
 
+# Key-only answers say which moment they judged (the device's `at`, or the server's clock).
+CHECKED_AT_HEADER = "Orderdesk-Checked-At"
 CHECKED_AT = OpenApiParameter(
-    devices.CHECKED_AT_HEADER,
+    CHECKED_AT_HEADER,
     OpenApiTypes.DATETIME,
     OpenApiParameter.HEADER,
     response=[200],
@@ -64,50 +70,85 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Product.objects.filter(is_active=True).prefetch_related("price_tiers").order_by("sku")
 
 
+class _Cursor(CursorPagination):
+    """Cursor pagination like the order list's: `results`, `next`, `previous`, and `?page_size=`."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class BySku(_Cursor):
+    ordering = ("sku",)  # one subscription per product and customer: unique
+
+
+class OldestFirst(_Cursor):
+    ordering = ("created_at", "id")
+
+
+class KeysOldestFirst(_Cursor):
+    ordering = ("issued_at", "id")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Your subscriptions: seats, term and license keys",
-        description="One entry per product you have licensed, by SKU. `seats` is derived from the seat ledger.",
+        description=(
+            "One entry per product you have licensed, by SKU, cursor-paginated. `seats` is derived from the seat "
+            f"ledger. Each entry lists its first {KEYS_LISTED_PER_SUBSCRIPTION} unrevoked keys; `keys_count` says "
+            "how many there are, and `keys_url` pages through all of them."
+        ),
     ),
 )
 class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = SubscriptionSerializer
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
-    pagination_class = None  # a customer has one subscription per product: a handful
-
-    def dispatch(self, request, *args, **kwargs):
-        # An ordinary validation from a device takes the lean path (licensing.api.devices);
-        # it hands everything else back here, where validate() below answers it through DRF.
-        if request.method == "POST" and self.action_map.get("post") == "validate":
-            response = devices.validate_from_device(request)
-            if response is not None:
-                return response
-        return super().dispatch(request, *args, **kwargs)
+    pagination_class = BySku
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspects the view without a customer
             return Subscription.objects.none()
         # Tenant isolation: every query starts from the token's customer.
-        return customer_subscriptions(customer=self.request.user.customer)
+        return customer_subscriptions(customer=self.request.user.customer, keys_limit=KEYS_LISTED_PER_SUBSCRIPTION)
+
+    def _own_subscription(self, sku: str) -> Subscription:
+        return get_object_or_404(Subscription, customer=self.request.user.customer, product__sku=sku)
 
     @extend_schema(
         summary="The seat ledger of one subscription, oldest first",
-        description="Every seat change with the running seat count after it. 404 for a SKU you have no subscription for.",
-        responses={200: LedgerEntrySerializer(many=True), 404: PROBLEM},
+        description=(
+            "Every seat change with the running seat count after it, cursor-paginated. `?since=` starts at a moment "
+            "(400 if it is not an ISO-8601 date-time). 404 for a SKU you have no subscription for."
+        ),
+        parameters=[LicenseHistoryQuerySerializer],
+        responses={200: LedgerEntrySerializer(many=True), 400: PROBLEM, 404: PROBLEM},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=OldestFirst)
     def history(self, request, sku=None):
-        subscription = get_object_or_404(Subscription, customer=request.user.customer, product__sku=sku)
-        entries = subscription_history(subscription=subscription)
-        return Response(LedgerEntrySerializer(entries, many=True).data)
+        query = LicenseHistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        subscription = self._own_subscription(sku)
+        entries = self.paginate_queryset(subscription_history(subscription=subscription, since=query.validated_data.get("since")))
+        return self.get_paginated_response(LedgerEntrySerializer(with_seats_after(entries), many=True).data)
+
+    @extend_schema(
+        summary="All unrevoked license keys of one subscription, oldest first",
+        description="Cursor-paginated. 404 for a SKU you have no subscription for.",
+        responses={200: LicenseKeySerializer(many=True), 404: PROBLEM},
+    )
+    @action(detail=True, methods=["get"], pagination_class=KeysOldestFirst)
+    def keys(self, request, sku=None):
+        keys = self.paginate_queryset(subscription_keys(subscription=self._own_subscription(sku)))
+        return self.get_paginated_response(LicenseKeySerializer(keys, many=True).data)
 
     @extend_schema(
         summary="May a license key be used now (or at `at`)?",
         description=(
             "Answers a decision with a reason code, checked in this order: UNKNOWN_KEY (no such key of yours), "
             "SUSPENDED (key revoked or subscription suspended), EXPIRED (after the term's last day, Japan time), "
-            "SEAT_LIMIT (no seats, or add-on seats above base seats), OUTSIDE_WORKING_HOURS (your work-hours "
+            "SEAT_LIMIT (no seats, or an add-on family with more seats than the base family it runs on), "
+            "OUTSIDE_WORKING_HOURS (your work-hours "
             "policy: days, hours — a shift may cross midnight —, public holidays and your closed days; `mode` warn "
             "keeps `valid` true, block makes it false), VALID.\n\n"
             "**With your token** (a purchasing system): any `at` is judged, and only your own keys are known.\n\n"
@@ -128,38 +169,32 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             400: PROBLEM,
             401: OpenApiResponse(description="application/problem+json: an `Authorization` header with a token that is not valid."),
             409: PROBLEM,
+            413: PROBLEM,
+            415: PROBLEM,
             422: PROBLEM,
             429: RATE_LIMITED,
         },
         auth=[{"customerToken": []}, {}],
     )
-    @action(detail=False, methods=["post"], permission_classes=[])
+    @action(
+        detail=False,
+        methods=["post"],
+        permission_classes=[],  # a token, or none at all (a device): a bad token is still 401
+        throttle_classes=[CustomerTokenThrottle, KeyOnlyAddressThrottle, KeyOnlyKeyThrottle],
+    )
     def validate(self, request):
-        if request.auth is None:
-            return self._validate_from_device(request)
-        return self._validate_with_token(request)
+        if request.auth is not None:
+            return self._validate_for_purchasing_system(request)
+        payload = _validate_input(request)
+        moment = device_moment(payload.get("at"))
+        decision = license_check(key=payload["key"], at=moment.at)
+        return Response(asdict(decision), headers={CHECKED_AT_HEADER: moment.at.isoformat()})
 
     @idempotent
-    def _validate_with_token(self, request):
-        payload = LicenseValidateInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        decision = license_check(
-            customer=request.user.customer, key=payload.validated_data["key"], at=payload.validated_data.get("at")
-        )
-        return Response(LicenseDecisionSerializer(asdict(decision)).data)
-
-    def _validate_from_device(self, request):
-        if not getattr(request._request, devices.COUNTED_ATTRIBUTE, False):
-            _refuse_unless_allowed(address_allowance(request))
-        payload = LicenseValidateInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        key = normalize_license_key(payload.validated_data["key"])
-        _refuse_unless_allowed(key_allowance(key))
-        moment = device_moment(payload.validated_data.get("at"))
-        decision = license_check(key=key, at=moment.at)
-        response = Response(LicenseDecisionSerializer(asdict(decision)).data)
-        response[devices.CHECKED_AT_HEADER] = moment.at.isoformat()
-        return response
+    def _validate_for_purchasing_system(self, request):
+        payload = _validate_input(request)
+        decision = license_check(customer=request.user.customer, key=payload["key"], at=payload.get("at"))
+        return Response(asdict(decision))  # the fields of LicenseDecisionSerializer, which the schema shows
 
     @extend_schema(
         summary="Your work-hours record: validations outside working hours in one month (CSV)",
@@ -192,6 +227,7 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return response
 
 
-def _refuse_unless_allowed(allowance) -> None:
-    if not allowance.allowed:
-        raise exceptions.Throttled(wait=math.ceil(allowance.seconds_left))
+def _validate_input(request) -> dict:
+    payload = LicenseValidateInputSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data

@@ -10,6 +10,11 @@ the request runs, so the unique constraint decides between two concurrent
 requests, on any database and across any number of web processes. The claim's
 commit does not wait for the disk (orderdesk.db): whatever the request then
 commits flushes the claim with it.
+
+A view whose effects commit in one transaction stores its response inside it
+(the order intake does: orders.services.order_writer), so that there is no
+moment when the order exists but its key still reads as in flight; it then
+tells the claim (`IdempotencyClaim.stored`) so the response is not stored twice.
 """
 
 import functools
@@ -19,12 +24,12 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework.response import Response
 
 from orderdesk.api.problems import Problem
-from orderdesk.db import atomic_without_flush_wait, insert_unless_conflict, update_fields_of
+from orderdesk.db import fetch_one, no_flush_wait_column
 from orderdesk.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -48,45 +53,40 @@ def idempotent(view_method):
         record = _claim(customer=customer, key=key, fingerprint=fingerprint)
         if record.state == IdempotencyRecord.State.FINISHED:
             return _replay(record)
-        claim = request._idempotency_claim = _Claim(record)
+        claim = request.idempotency_claim = IdempotencyClaim(record)
         try:
             response = view_method(view, request, *args, **kwargs)
         except Exception:
             record.delete()  # nothing was kept: let the client retry with the same key
             raise
-        if not claim.committed:
+        if not claim.stored:
             _finish(record, response)
         return response
 
     return wrapper
 
 
-class _Claim:
-    """The request's claimed key; `committed` once its response is stored in a committed transaction."""
+class IdempotencyClaim:
+    """The request's claimed key (`request.idempotency_claim`; None without a key).
+
+    A view that stored its response with its own effects (finish_record inside
+    its transaction) sets `stored`, and the decorator does not store it again.
+    """
 
     def __init__(self, record: IdempotencyRecord):
         self.record = record
-        self.committed = False
-
-    def mark_committed(self) -> None:
-        self.committed = True
+        self.stored = False
 
 
-def store_response_in_transaction(request, response: Response) -> None:
-    """Store the response for replays inside the caller's transaction.
+def idempotency_claim(request) -> IdempotencyClaim | None:
+    return getattr(request, "idempotency_claim", None)
 
-    A view whose effects commit in one transaction calls this inside it, so the
-    stored response commits or rolls back with them: there is no moment when
-    the order exists but its key still reads as in flight, and the request
-    needs one commit fewer. If that transaction rolls back, the decorator
-    stores the response the view then returns, as it does for every view.
-    Without an Idempotency-Key this does nothing.
-    """
-    claim = getattr(request, "_idempotency_claim", None)
-    if claim is None:
-        return
-    _finish(claim.record, response)
-    transaction.on_commit(claim.mark_committed)
+
+def finish_record(record_id: int, *, status: int, body, headers: dict[str, str]) -> None:
+    """Mark the key finished with the response its replays get (`body` as JSON-ready data). One UPDATE."""
+    IdempotencyRecord.objects.filter(pk=record_id).update(
+        state=IdempotencyRecord.State.FINISHED, response_status=status, response_body=body, response_headers=headers
+    )
 
 
 def is_valid_key(key: str) -> bool:
@@ -109,28 +109,47 @@ def _fingerprint(request) -> str:
 
 
 def request_fingerprint(method: str, path: str, data) -> str:
-    """What makes two requests with one key "the same": the parsed body, canonicalised, so key order and white space do not matter."""
+    """What makes two requests with one key "the same": the parsed body, canonicalised, so key order and white space do not matter.
+
+    A JSON string may carry a lone surrogate ("\\ud800"), which UTF-8 cannot encode:
+    "surrogatepass" hashes it rather than failing (the body's checks then refuse it).
+    """
     body = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}\n{body}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def claim_key(*, customer, key: str, fingerprint: str) -> IdempotencyRecord | None:
     """Claim a key that has no record yet: the new in-flight record, or None if the key already has one.
 
-    One INSERT … ON CONFLICT DO NOTHING in its own committed transaction, so
-    the unique constraint decides between concurrent requests.
+    One INSERT … ON CONFLICT DO NOTHING, committed on its own without waiting
+    for the disk (orderdesk.db), so the unique constraint decides between
+    concurrent requests. Every POST with a key runs it: one prepared
+    statement, its text built once.
     """
     now = timezone.now()
-    record = IdempotencyRecord(
-        customer=customer,
-        key=key,
-        request_fingerprint=fingerprint,
-        created_at=now,
-        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+    expires_at = now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
+    adapt = connection.ops.adapt_datetimefield_value
+    row = fetch_one(
+        _claim_sql(no_flush_wait_column()),
+        [customer.pk, key, fingerprint, IdempotencyRecord.State.IN_FLIGHT.value, adapt(now), adapt(expires_at)],
     )
-    with atomic_without_flush_wait():
-        claimed = insert_unless_conflict(record)
-    return record if claimed else None
+    if row is None:
+        return None
+    return IdempotencyRecord.from_db(
+        connection.alias,
+        ["id", "customer_id", "key", "request_fingerprint", "state", "created_at", "expires_at"],
+        [row[0], customer.pk, key, fingerprint, IdempotencyRecord.State.IN_FLIGHT.value, now, expires_at],
+    )
+
+
+@functools.cache
+def _claim_sql(no_flush_wait: str) -> str:
+    # response_headers has no default in the database: the literal '{}' is valid JSON on both backends.
+    return (
+        "INSERT INTO orderdesk_idempotencyrecord"
+        " (customer_id, key, request_fingerprint, state, created_at, expires_at, response_headers)"
+        f" VALUES (%s, %s, %s, %s, %s, %s, '{{}}') ON CONFLICT DO NOTHING RETURNING id{no_flush_wait}"
+    )
 
 
 def _claim(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
@@ -177,16 +196,7 @@ def _finish(record: IdempotencyRecord, response: Response) -> None:
         record.delete()
         return
     headers = {name: response[name] for name in _STORED_HEADERS if response.has_header(name)}
-    store_response(record, status=response.status_code, body=response.data, headers=headers)
-
-
-def store_response(record: IdempotencyRecord, *, status: int, body, headers: dict[str, str]) -> None:
-    """Mark the key finished with the response its replays get (`body` as JSON-ready data). One UPDATE."""
-    record.state = IdempotencyRecord.State.FINISHED
-    record.response_status = status
-    record.response_body = body
-    record.response_headers = headers
-    update_fields_of(record, ["state", "response_status", "response_body", "response_headers"])
+    finish_record(record.pk, status=response.status_code, body=response.data, headers=headers)
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -6,10 +6,9 @@ validation errors add `errors`: [{"field": "lines[1].quantity", "code", "message
 
 import logging
 
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework import exceptions, status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
@@ -61,12 +60,13 @@ def problem_response(*, status_code: int, problem_type: str, title: str, detail:
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def plain_problem_response(problem: Problem) -> HttpResponse:
-    """A Problem as a plain Django response, for code that answers without DRF (orders.api.intake)."""
-    body = problem_body(
-        status_code=problem.status_code, problem_type=problem.problem_type, title=problem.title, detail=str(problem.detail), **problem.extra
-    )
-    return HttpResponse(JSONRenderer().render(body), status=problem.status_code, content_type=PROBLEM_CONTENT_TYPE)
+def validation_problem(errors: list[dict]) -> Problem:
+    """400 validation-error with `errors` [{"field", "code", "message"}], as DRF's ValidationError answers."""
+    return Problem(400, "validation-error", "Your request has invalid fields.", _errors_detail(errors), errors=errors)
+
+
+def _errors_detail(errors: list[dict]) -> str:
+    return "; ".join(f"{error['field'] or 'body'}: {error['message']}" for error in errors[:5])
 
 
 def server_error_problem() -> Problem:
@@ -151,7 +151,7 @@ def _api_exception_response(exc: exceptions.APIException, context) -> Response:
     extra = {}
     if isinstance(exc, exceptions.ValidationError):
         extra["errors"] = field_errors(exc.detail)
-        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in extra["errors"][:5])
+        detail = _errors_detail(extra["errors"])
     elif isinstance(exc, exceptions.ParseError):
         extra["errors"] = [{"field": None, "code": "parse_error", "message": str(exc.detail)}]
         detail = str(exc.detail)

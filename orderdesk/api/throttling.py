@@ -11,10 +11,6 @@ requests that race between its read and its write lose a count. Here each
 request adds one to a counter: on Redis one atomic transaction
 (orderdesk.cache.OrderdeskRedisCache.count_in_window).
 
-The counter is keyed by the token's hash, which the order intake
-(orders.api.intake) has before it looks the token up, so both API paths draw
-on one allowance.
-
 When the cache cannot be reached the request is let through (and logged): the
 limit protects the service, but refusing every customer's orders while Redis
 restarts would do more harm than it prevents.
@@ -67,11 +63,3 @@ class CustomerTokenThrottle(BaseThrottle):
             logger.warning("rate limit not counted: the cache is unreachable", exc_info=True)
             return Allowance(allowed=True, seconds_left=0)
         return Allowance(allowed=count <= limit, seconds_left=seconds_left)
-
-
-def token_may_proceed(token_hash: str) -> bool:
-    """CustomerTokenThrottle's check for the token with this hash, counting the request.
-
-    For the order intake (orders.api.intake), which answers without DRF.
-    """
-    return CustomerTokenThrottle().count(token_hash).allowed

@@ -1,7 +1,8 @@
 """Problems (problem+json errors) of the order endpoints that more than one view raises."""
 
-from orderdesk.api.problems import Problem
+from orderdesk.api.problems import Problem, validation_problem
 from orders.models import Order
+from orders.services.intake import OrderInvalid
 
 
 def duplicate_po_number_problem(existing: Order) -> Problem:
@@ -14,3 +15,8 @@ def duplicate_po_number_problem(existing: Order) -> Problem:
         number=existing.number,
         status_of_existing=existing.status,
     )
+
+
+def order_invalid_problem(invalid: OrderInvalid) -> Problem:
+    """400 validation-error naming every field the order intake refused."""
+    return validation_problem([error.as_dict() for error in invalid.errors])

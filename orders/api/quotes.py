@@ -3,18 +3,20 @@
 Lives in orders because it creates an order; the quote's GET lives in quotes.api.
 """
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orderdesk.api.idempotency import idempotent
-from orderdesk.api.problems import Problem
-from orders.api.problems import duplicate_po_number_problem
+from orderdesk.api.problems import Problem, validation_problem
+from orders.api.problems import duplicate_po_number_problem, order_invalid_problem
 from orders.api.serializers import OrderSerializer
 from orders.api.views import IDEMPOTENCY_KEY, PROBLEM
 from orders.services.from_quote import order_from_quote
-from orders.services.submission import DuplicatePoNumber
+from orders.services.intake import DuplicatePoNumber, OrderInvalid
 from orders.services.transitions import Actor
 from quotes.api.serializers import QuoteAcceptSerializer
 from quotes.api.views import customer_quote_or_404
@@ -31,22 +33,25 @@ class QuoteAcceptView(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=QuoteAcceptSerializer,
-        responses={201: OrderSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+        responses={201: OrderSerializer, 400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM},
     )
     @idempotent
     def post(self, request, number: str):
         quote = customer_quote_or_404(request, number)
-        payload = QuoteAcceptSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        body = request.data
+        if not isinstance(body, Mapping):
+            raise validation_problem([{"field": None, "code": "invalid", "message": "The body must be a JSON object."}])
         try:
             acceptance = order_from_quote(
                 quote=quote,
                 actor=Actor.customer(request.user.customer),
-                po_number=payload.validated_data.get("po_number", ""),
-                notes=payload.validated_data["notes"],
+                po_number=body.get("po_number"),  # None: the quote number
+                notes=body.get("notes", ""),
             )
         except QuoteNotAcceptable as refusal:
             raise _not_acceptable(refusal) from None
+        except OrderInvalid as invalid:
+            raise order_invalid_problem(invalid) from None
         except DuplicatePoNumber as error:
             raise duplicate_po_number_problem(error.existing) from None
         if not acceptance.created:

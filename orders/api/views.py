@@ -5,22 +5,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orderdesk.api.idempotency import idempotent, store_response_in_transaction
+from orderdesk.api.idempotency import idempotency_claim, idempotent
 from orderdesk.api.problems import Problem
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
-from orders.api import intake
-from orders.api.problems import duplicate_po_number_problem
+from orders.api.problems import duplicate_po_number_problem, order_invalid_problem
 from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
 from orders.api.renderers import PdfRenderer
 from orders.models import Order, OrderDocument
 from orders.services.cancellation import order_cancel
-from orders.services.submission import DuplicatePoNumber, LineRequest, UnknownSkus, order_submit
+from orders.services.intake import DuplicatePoNumber, OrderInvalid, order_submit
+from orders.services.order_writer import ReplayableResponse
 from orders.services.transitions import Actor, TransitionNotAllowed
 
 
@@ -51,6 +50,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = OrderSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspects the view without a customer
+            return Order.objects.none()
         # Tenant isolation: every query starts from the token's customer.
         orders = Order.objects.filter(customer=self.request.user.customer)
         if self.action == "retrieve":
@@ -60,58 +61,43 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_serializer_class(self):
         return OrderDetailSerializer if self.action == "retrieve" else OrderSerializer
 
-    def dispatch(self, request, *args, **kwargs):
-        # An ordinary order submission takes the lean path (orders.api.intake); it hands
-        # everything else back here, where create() below answers it through DRF.
-        if request.method == "POST" and self.action_map.get("post") == "create":
-            response = intake.submit_order(request)
-            if response is not None:
-                return response
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_throttles(self):
-        if getattr(self.request, intake.COUNTED_ATTRIBUTE, False):
-            return []  # the lean intake counted this request before it handed it over
-        return super().get_throttles()
-
     @extend_schema(
         summary="Submit a purchase order",
+        description=(
+            "Answers 201 with the order, committed: it will be processed even if every worker and the broker "
+            "are down at that moment. A PO number the customer already used answers 409 `duplicate-po-number` "
+            "with the existing order's `number`."
+        ),
         parameters=[IDEMPOTENCY_KEY],
         request=OrderInputSerializer,
-        responses={201: OrderSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+        responses={201: OrderSerializer, 400: PROBLEM, 401: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM, 429: PROBLEM},
     )
     @idempotent
     def create(self, request):
-        payload = OrderInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
         customer = request.user.customer
-        response = None
+        claim = idempotency_claim(request)
+        answer: ReplayableResponse | None = None
 
-        def respond_with_the_order(order):
-            # Inside the order's transaction: the stored idempotent response commits with the order.
-            nonlocal response
+        def replayable(order):
+            # Called by the writer before it commits: the 201 is stored with the order for replays.
+            nonlocal answer
             body = OrderSerializer(order, context=self.get_serializer_context()).data
-            response = Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
-            store_response_in_transaction(request, response)
+            answer = ReplayableResponse(
+                record_id=claim.record.pk if claim else None, status=201, body=body, headers={"Location": body["url"]}
+            )
+            return answer
 
         try:
             order_submit(
-                customer=customer,
-                po_number=data["po_number"],
-                lines=[LineRequest(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
-                requested_start=data.get("requested_start"),
-                notes=data["notes"],
-                actor=Actor.customer(customer),
-                before_commit=respond_with_the_order,
+                customer=customer, data=request.data, actor=Actor.customer(customer), source=Order.Source.API, replayable=replayable
             )
-        except UnknownSkus as error:
-            raise ValidationError(
-                {"lines": {index: {"sku": [_unknown_sku(sku)]} for index, sku in error.positions.items()}}
-            ) from None
+        except OrderInvalid as invalid:
+            raise order_invalid_problem(invalid) from None
         except DuplicatePoNumber as error:
             raise duplicate_po_number_problem(error.existing) from None
-        return response
+        if claim is not None:
+            claim.stored = True
+        return Response(answer.body, status=status.HTTP_201_CREATED, headers=answer.headers)
 
     @extend_schema(
         summary="Cancel an order that has not started provisioning",
@@ -164,9 +150,3 @@ class OrderQuotePdfView(APIView):
             filename=f"{order.number}-quote.pdf",
             headers={"ETag": f'"{document.sha256}"'},
         )
-
-
-def _unknown_sku(sku: str):
-    from rest_framework.exceptions import ErrorDetail
-
-    return ErrorDetail(f"There is no product with SKU {sku}. GET /api/v1/products/ lists them.", code="unknown_sku")

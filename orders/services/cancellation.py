@@ -28,5 +28,6 @@ def order_cancel(*, order: Order, actor: Actor, reason: str = "") -> Order:
         allowed_from=Order.CANCELLABLE_STATUSES,
         to_status=Order.Status.CANCELLED,
         actor=actor,
+        action=OrderEvent.Action.CANCELLED,
         reason=reason or "cancelled",
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.backlog import backlog_orders, claim_is_active, is_in_backlog, unclaimed_q
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.permissions import ActionRefused, ensure_may_handle, handleable_by, user_is_senior
 from orders.services.transitions import Actor, record_event
 
@@ -40,7 +40,7 @@ def order_claim(*, order: Order, user) -> Order:
         order.claimed_at = timezone.now()
         order.save(update_fields=["claimed_by", "claimed_at"])
         if not refreshing:
-            record_event(order=order, actor=Actor.staff(user), reason="claimed", data={"claim": "claimed"})
+            record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed", data={"claim": "claimed"})
     return order
 
 
@@ -56,7 +56,9 @@ def order_release(*, order: Order, user) -> Order:
         order.claimed_by = None
         order.claimed_at = None
         order.save(update_fields=["claimed_by", "claimed_at"])
-        record_event(order=order, actor=Actor.staff(user), reason="released", data={"claim": "released", "was": previous})
+        record_event(
+            order=order, actor=Actor.staff(user), action=OrderEvent.Action.RELEASED, reason="released", data={"claim": "released", "was": previous}
+        )
     return order
 
 
@@ -94,7 +96,7 @@ def _claim_next_skip_locked(user) -> Order | None:
         order.claimed_by = user
         order.claimed_at = now
         order.save(update_fields=["claimed_by", "claimed_at"])
-        record_event(order=order, actor=Actor.staff(user), reason="claimed with Next", data={"claim": "next"})
+        record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed with Next", data={"claim": "next"})
     return order
 
 
@@ -109,5 +111,5 @@ def _claim_next_compare_and_set(user) -> Order | None:
                 won = Order.objects.filter(unclaimed_q(now), pk=order_id).update(claimed_by=user, claimed_at=now)
                 if won:
                     order = Order.objects.get(pk=order_id)
-                    record_event(order=order, actor=Actor.staff(user), reason="claimed with Next", data={"claim": "next"})
+                    record_event(order=order, actor=Actor.staff(user), action=OrderEvent.Action.CLAIMED, reason="claimed with Next", data={"claim": "next"})
                     return order

@@ -5,19 +5,22 @@
     any moving state → failed (technical error after retries, see orders.tasks)
 
 `orders_advance` runs the step for the orders' current state, for a batch of
-orders at once: one transaction with their rows locked, a few statements for
-the whole batch instead of a few per order. Once the step has committed, the
-orders still moving go on as one message for the next step. A message
-delivered twice, a worker killed mid-step, or the sweeper re-enqueueing an
-order that was moving all come down to the same thing: the step reads the
-state again and does only what is left. A step holds its orders' row locks
-while it works, so two deliveries of one message run one after the other,
-never side by side; the ledger's unique references are the second guard.
+orders at once: one short transaction with their rows locked and a few
+statements for the whole batch instead of a few per order. Once the step has
+committed, the orders still moving go on as one message for the next step. A
+message delivered twice, a worker killed mid-step, or the sweeper
+re-enqueueing an order that was moving all come down to the same thing: the
+step reads the state again under the lock and does only what is left (the
+ledger's and the documents' unique constraints are the second guard).
 
-New orders have no message each: intake rings a doorbell
-(orders.services.queueing.ring_gather_doorbell) and `orders_gather_received`
-takes the new orders that wait, a batch at a time, so in a surge the first
-step runs in batches too, with one message per batch.
+No lock is held across file or network I/O: the documenting step renders and
+stores the PDFs before it locks anything, then records them and completes the
+orders that are still documenting (compare-and-set under the lock); messages
+are published after commit.
+
+New orders have no message each: intake publishes one gather message per
+burst (orders.services.queueing.publish_gather_unless_pending) and
+`orders_gather_received` takes the new orders that wait, a batch at a time.
 
 A batch that meets an error runs again one order at a time, so that one
 order's problem (seats the ledger refuses, a bug) holds or fails that order alone.
@@ -25,23 +28,26 @@ order's problem (seats the ledger refuses, a bug) holds or fails that order alon
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Prefetch, prefetch_related_objects
 
 from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_provision_batch
-from orders.models import Order, OrderLine, ReviewReason
+from orderdesk.audit import Actor
+from orders.models import Order, OrderEvent, OrderLine, ReviewReason
 from orders.rules import order_review_reasons, rules_prefetch
-from orders.services.documents import orders_quote_render
-from orders.services.queueing import enqueue_orders, release_gather_doorbell, ring_gather_doorbell
-from orders.services.transitions import Actor, Move, TransitionNotAllowed, order_transition, orders_transition_locked
+from orders.services.documents import StoredFile, discard_unrecorded_files, orders_quote_record, orders_quote_store
+from orders.services.duplicates import orders_record_twins
+from orders.services.queueing import clear_gather_pending, enqueue_orders, publish_gather_unless_pending
+from orders.services.transitions import Move, TransitionNotAllowed, order_transition, orders_transition_locked
 
 logger = logging.getLogger(__name__)
 
 PIPELINE = Actor.system("pipeline")
 Status = Order.Status
+Action = OrderEvent.Action
 # The database unreachable, a lock or statement timeout, a deadlock: worth a retry (see orders.tasks).
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -54,7 +60,7 @@ def orders_advance(*, order_ids: Sequence[int], status: str | None = None) -> li
     the order it belongs to, and only that one.
     """
     try:
-        return _advance_batch(lambda: _locked(order_ids=order_ids, status=status))
+        return _advance_batch(order_ids=order_ids, status=status)
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
@@ -68,29 +74,29 @@ def order_advance(*, order_id: int) -> Order | None:
 
 
 def orders_gather_received() -> list[Order]:
-    """The doorbell's message: run the received step on the oldest new orders no one holds, a batch of them.
+    """The gather message: run the received step on the oldest new orders no one holds, a batch of them.
 
-    The bell is released first, before the query below takes its snapshot.
-    That order is what loses no new order: an order that rang while the bell
-    was set (and so published nothing) committed before ringing, hence before
-    this release, and the query sees it; an order that rings after the
-    release finds the bell unset and publishes a message of its own. A full
-    batch rings again at once (the orders beyond it wait too), so that
-    another worker gathers the next batch while this one works; SKIP LOCKED
-    keeps the two batches apart. Returns the orders the step read.
+    The pending key is cleared first, before the query below takes its
+    snapshot. That order is what loses no new order: an order that found the
+    key set (and so published nothing) committed before that, hence before
+    this clearing, and the query sees it; an order that comes after finds the
+    key unset and publishes a message of its own. A full batch publishes the
+    next gather after commit (the orders beyond it wait too), so that another
+    worker gathers the next batch while this one works; SKIP LOCKED keeps the
+    two batches apart. Returns the orders the step read.
     """
-    release_gather_doorbell()
+    clear_gather_pending()
     gathered: list[int] = []
 
     def lock_waiting_orders() -> list[Order]:
         orders = _locked_waiting(status=Status.RECEIVED, limit=settings.ORDER_PIPELINE_BATCH_SIZE)
         gathered.extend(order.pk for order in orders)
         if len(orders) == settings.ORDER_PIPELINE_BATCH_SIZE:
-            ring_gather_doorbell()
+            transaction.on_commit(publish_gather_unless_pending)
         return orders
 
     try:
-        return _advance_batch(lock_waiting_orders)
+        return _run_steps(lock_waiting_orders, stored={})
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
@@ -99,7 +105,16 @@ def orders_gather_received() -> list[Order]:
         return _advance_one_at_a_time(order_ids=gathered, status=Status.RECEIVED, error=error)
 
 
-def _advance_batch(lock: Callable[[], list[Order]]) -> list[Order]:
+def _advance_batch(*, order_ids: Sequence[int], status: str | None) -> list[Order]:
+    """Store the documents of orders waiting in `documenting` (no lock), then run the steps under the lock."""
+    stored = _documents_stored(order_ids=order_ids, status=status)
+    try:
+        return _run_steps(lambda: _locked(order_ids=order_ids, status=status), stored=stored)
+    finally:
+        discard_unrecorded_files(stored.values())
+
+
+def _run_steps(lock: Callable[[], list[Order]], *, stored: Mapping[int, StoredFile]) -> list[Order]:
     """In one transaction, run each order's step on the orders `lock` returns locked; the next step on commit."""
     with transaction.atomic():
         orders = lock()
@@ -107,9 +122,20 @@ def _advance_batch(lock: Callable[[], list[Order]]) -> list[Order]:
         for order in orders:
             by_status.setdefault(order.status, []).append(order)
         for step_status, batch in by_status.items():
-            moved = STEPS[step_status](orders=batch)
+            if step_status == Status.DOCUMENTING:
+                moved = orders_complete(orders=batch, stored=stored)
+            else:
+                moved = STEPS[step_status](orders=batch)
             transaction.on_commit(lambda moved=moved: _continue(moved))
         return orders
+
+
+def _documents_stored(*, order_ids: Sequence[int], status: str | None) -> dict[int, StoredFile]:
+    """Before any lock: render and store the quote PDFs of those orders that wait in `documenting`."""
+    if status not in (None, Status.DOCUMENTING):
+        return {}
+    waiting = list(Order.objects.select_related("customer").filter(pk__in=order_ids, status=Status.DOCUMENTING).order_by("pk"))
+    return orders_quote_store(orders=waiting) if waiting else {}
 
 
 def _advance_one_at_a_time(*, order_ids: Sequence[int], status: str | None, error: Exception) -> list[Order]:
@@ -128,7 +154,7 @@ def _locked(*, order_ids: Sequence[int], status: str | None) -> list[Order]:
     """
     # In id order, so that two batches sharing orders lock them in the same order and never deadlock.
     query = Order.objects.select_for_update(of=("self",)).select_related("customer").filter(pk__in=order_ids)
-    query = query.filter(status=status) if status else query.filter(status__in=STEPS)
+    query = query.filter(status=status) if status else query.filter(status__in=Order.MOVING_STATUSES)
     return list(query.order_by("pk"))
 
 
@@ -151,7 +177,7 @@ def _order_stopped(*, order_id: int, error: Exception) -> Order | None:
     return order_fail(order_id=order_id, reason=f"unexpected error: {error!r}")
 
 
-# Each step below is called by _advance_batch with its orders locked, in its transaction.
+# Each step below runs with its orders locked, in the step's transaction.
 
 
 def orders_validate(*, orders: Sequence[Order]) -> list[Order]:
@@ -161,24 +187,34 @@ def orders_validate(*, orders: Sequence[Order]) -> list[Order]:
     for order in orders:
         reasons = order_review_reasons(order=order)
         summary = ", ".join(reasons) if reasons else "nothing to review"
-        moves.append(Move(order=order, reason=f"rules checked: {summary}", changes={"review_reasons": reasons}))
-    return orders_transition_locked(moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE)
+        moves.append(Move(subject=order, reason=f"rules checked: {summary}", changes={"review_reasons": reasons}))
+    validated = orders_transition_locked(
+        moves=moves, allowed_from={Status.RECEIVED}, to_status=Status.VALIDATED, actor=PIPELINE, action=Action.VALIDATED
+    )
+    orders_record_twins(orders=orders)  # duplicate links and repeat notes, from what the rules found
+    return validated
 
 
 def orders_decide(*, orders: Sequence[Order]) -> list[Order]:
     """validated → approved when no rule found a reason, else needs_review for a person."""
-    held = [Move(order=order, reason=", ".join(order.review_reasons)) for order in orders if order.review_reasons]
-    clear = [Move(order=order, reason="approved straight through") for order in orders if not order.review_reasons]
+    held = [Move(subject=order, reason=", ".join(order.review_reasons)) for order in orders if order.review_reasons]
+    clear = [Move(subject=order, reason="approved straight through") for order in orders if not order.review_reasons]
     return [
-        *orders_transition_locked(moves=held, allowed_from={Status.VALIDATED}, to_status=Status.NEEDS_REVIEW, actor=PIPELINE),
-        *orders_transition_locked(moves=clear, allowed_from={Status.VALIDATED}, to_status=Status.APPROVED, actor=PIPELINE),
+        *orders_transition_locked(
+            moves=held, allowed_from={Status.VALIDATED}, to_status=Status.NEEDS_REVIEW, actor=PIPELINE, action=Action.HELD
+        ),
+        *orders_transition_locked(
+            moves=clear, allowed_from={Status.VALIDATED}, to_status=Status.APPROVED, actor=PIPELINE, action=Action.APPROVED
+        ),
     ]
 
 
 def orders_start_provisioning(*, orders: Sequence[Order]) -> list[Order]:
     """approved → provisioning: from here on the orders can no longer be cancelled."""
-    moves = [Move(order=order, reason="provisioning seats") for order in orders]
-    return orders_transition_locked(moves=moves, allowed_from={Status.APPROVED}, to_status=Status.PROVISIONING, actor=PIPELINE)
+    moves = [Move(subject=order, reason="provisioning seats") for order in orders]
+    return orders_transition_locked(
+        moves=moves, allowed_from={Status.APPROVED}, to_status=Status.PROVISIONING, actor=PIPELINE, action=Action.PROVISIONING
+    )
 
 
 def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
@@ -208,27 +244,45 @@ def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
     )
     _fault_injection_delay(lines=sum(len(order.lines.all()) for order in orders))
     moves = [
-        Move(order=order, reason="seats provisioned", data={"ledger_references": [line.ledger_reference for line in order.lines.all()]})
+        Move(
+            subject=order,
+            reason="seats provisioned",
+            data={"ledger_references": [line.ledger_reference for line in order.lines.all()]},
+        )
         for order in orders
     ]
-    return orders_transition_locked(moves=moves, allowed_from={Status.PROVISIONING}, to_status=Status.DOCUMENTING, actor=PIPELINE)
+    return orders_transition_locked(
+        moves=moves, allowed_from={Status.PROVISIONING}, to_status=Status.DOCUMENTING, actor=PIPELINE, action=Action.PROVISIONED
+    )
 
 
-def orders_document(*, orders: Sequence[Order]) -> list[Order]:
-    """documenting → completed: each order's quote PDF is rendered and stored (once)."""
-    orders_quote_render(orders=orders)
-    moves = [Move(order=order, reason="quote PDF stored") for order in orders]
-    return orders_transition_locked(moves=moves, allowed_from={Status.DOCUMENTING}, to_status=Status.COMPLETED, actor=PIPELINE)
+def orders_complete(*, orders: Sequence[Order], stored: Mapping[int, StoredFile]) -> list[Order]:
+    """documenting → completed: record each order's quote PDF, stored before the lock, and complete the order.
+
+    An order whose PDF is not stored yet (it reached documenting after the
+    files were made) stays documenting and goes round again.
+    """
+    documented = orders_quote_record(orders=orders, stored=stored)
+    moves = [Move(subject=order, reason="quote PDF stored") for order in orders if order.pk in documented]
+    completed = orders_transition_locked(
+        moves=moves, allowed_from={Status.DOCUMENTING}, to_status=Status.COMPLETED, actor=PIPELINE, action=Action.COMPLETED
+    )
+    return [*completed, *(order for order in orders if order.pk not in documented)]
 
 
 def order_fail(*, order_id: int, reason: str) -> Order | None:
     """A moving order → failed: a technical error the retries did not cure. A person can retry it."""
     try:
         return order_transition(
-            order_id=order_id, allowed_from=Order.MOVING_STATUSES, to_status=Status.FAILED, actor=PIPELINE, reason=reason[:500]
+            order_id=order_id,
+            allowed_from=Order.MOVING_STATUSES,
+            to_status=Status.FAILED,
+            actor=PIPELINE,
+            action=Action.FAILED,
+            reason=reason[:500],
         )
     except TransitionNotAllowed as refused:
-        return refused.order
+        return refused.subject
     except Order.DoesNotExist:
         return None
 
@@ -242,11 +296,12 @@ def order_hold(*, order_id: int, reason_code: str, detail: str) -> Order:
             allowed_from=Order.MOVING_STATUSES,
             to_status=Status.NEEDS_REVIEW,
             actor=PIPELINE,
+            action=Action.HELD,
             reason=f"{reason_code}: {detail}"[:500],
             changes={"review_reasons": [*order.review_reasons, str(reason_code)]},
         )
     except TransitionNotAllowed as refused:
-        return refused.order
+        return refused.subject
 
 
 def _fault_injection_delay(*, lines: int) -> None:
@@ -267,10 +322,10 @@ def _continue(orders: Sequence[Order]) -> None:
         enqueue_orders(order_ids, status=status)
 
 
+# The steps that run entirely under the lock; documenting (orders_complete) needs its stored files too.
 STEPS = {
     Status.RECEIVED: orders_validate,
     Status.VALIDATED: orders_decide,
     Status.APPROVED: orders_start_provisioning,
     Status.PROVISIONING: orders_provision,
-    Status.DOCUMENTING: orders_document,
 }

@@ -1,17 +1,18 @@
 """Handing orders to the Celery pipeline without ever failing the caller.
 
-The database is the record of what is left to do; the broker is only a
-doorbell. If publishing fails (broker down, network slow), the order waits in
+The database is the record of what is left to do; a message only says "look".
+If publishing fails (broker down, network slow), the order waits in
 its state and the sweeper re-enqueues it. So a publish error is logged and
 swallowed here: raising it from an on_commit callback would turn an already
 committed order into a 500 and make the customer retry into a duplicate.
 
-New orders ring a doorbell of their own (`enqueue_new_order`): one
+New orders have no message each (`enqueue_new_order`): one
 `gather_received_orders` message takes the new orders that wait, a batch at a
 time, so intake publishes one message per burst of orders instead of one per
-order. A key in the shared cache says a gather message is pending; while it
-is set, further new orders publish nothing. Why that loses no order is in
-`ring_gather_doorbell` and `orders.services.pipeline.orders_gather_received`.
+order. A de-duplication key in the shared cache says a gather message is
+pending; while it is set, further new orders publish nothing. Why that loses
+no order is in `publish_gather_unless_pending` and
+`orders.services.pipeline.orders_gather_received`.
 """
 
 import logging
@@ -20,6 +21,8 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache
+
+from orderdesk.cache import add_flag
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ logger = logging.getLogger(__name__)
 CONTINUE_PRIORITY = 0
 INTAKE_PRIORITY = 9
 
-GATHER_DOORBELL_KEY = "orders:gather-doorbell"
+GATHER_PENDING_KEY = "orders:gather-pending"
 
 
 def enqueue_order(order_id: int, *, status: str | None = None) -> bool:
@@ -66,60 +69,60 @@ def enqueue_new_order(order_id: int) -> bool:
     """A new (received) order has committed: see that a gather message will find it.
 
     Called after commit for every new order. Publishes only when no gather
-    message is pending already (see `ring_gather_doorbell`). Returns False
+    message is pending already (see `publish_gather_unless_pending`). Returns False
     (and logs) when the broker is unreachable: the next new order rings
     again, and the sweeper re-enqueues the order if none comes.
     """
-    if ring_gather_doorbell():
+    if publish_gather_unless_pending():
         return True
     logger.warning("new order %s waits for the next new order or the sweeper", order_id)
     return False
 
 
-def ring_gather_doorbell() -> bool:
+def publish_gather_unless_pending() -> bool:
     """Publish a `gather_received_orders` message unless one is pending. False when the publish failed.
 
-    The bell is a cache key added with a timeout (ORDER_GATHER_DOORBELL_SECONDS);
+    The pending key is a cache key added with a timeout (ORDER_GATHER_DEDUP_SECONDS);
     only the caller whose add succeeds publishes. A caller whose add fails
-    committed its order before the add, and the add failed because the bell
-    was set: the pending message deletes the bell before it looks for new
-    orders (`release_gather_doorbell`), so it finds that order. A lost
-    message leaves the bell set until it expires; the next new order then
-    rings again, and the sweeper covers an order after which none comes.
+    committed its order before the add, and the add failed because the key
+    was set: the pending message deletes the key before it looks for new
+    orders (`clear_gather_pending`), so it finds that order. A lost message
+    leaves the key set until it expires; the next new order then publishes
+    again, and the sweeper covers an order after which none comes.
 
-    The bell needs a cache that the web processes and the workers share
+    The key needs a cache that the web processes and the workers share
     (Redis, or the embedded mode's file cache, whose add is not atomic: at
     worst two callers both publish). With a per-process cache (locmem), or
-    ORDER_GATHER_DOORBELL_SECONDS=0, every call publishes.
+    ORDER_GATHER_DEDUP_SECONDS=0, every call publishes.
     """
-    bell = _doorbell_cache()
-    if bell is not None:
+    cache = _gather_pending_cache()
+    if cache is not None:
         try:
-            if not bell.add(GATHER_DOORBELL_KEY, 1, timeout=settings.ORDER_GATHER_DOORBELL_SECONDS):
+            if not add_flag(GATHER_PENDING_KEY, timeout=settings.ORDER_GATHER_DEDUP_SECONDS, cache=cache):
                 return True  # a gather message is pending: it will find the caller's order
-        except Exception:  # noqa: BLE001 — a cache problem must not stop the order: publish without the bell
-            logger.warning("could not ring the gather doorbell; publishing anyway", exc_info=True)
+        except Exception:  # noqa: BLE001 — a cache problem must not stop the order: publish without the key
+            logger.warning("could not set the gather-pending key; publishing anyway", exc_info=True)
     if _publish_gather():
         return True
-    release_gather_doorbell()  # nothing is pending after all: the next new order must publish
+    clear_gather_pending()  # nothing is pending after all: the next new order must publish
     return False
 
 
-def release_gather_doorbell() -> None:
-    """Delete the bell, so that the next new order publishes a gather message again. Never raises."""
-    bell = _doorbell_cache()
-    if bell is None:
+def clear_gather_pending() -> None:
+    """Delete the pending key, so that the next new order publishes a gather message again. Never raises."""
+    cache = _gather_pending_cache()
+    if cache is None:
         return
     try:
-        bell.delete(GATHER_DOORBELL_KEY)
-    except Exception:  # noqa: BLE001 — the bell then expires on its own
-        logger.warning("could not delete the gather doorbell; it expires on its own", exc_info=True)
+        cache.delete(GATHER_PENDING_KEY)
+    except Exception:  # noqa: BLE001 — the key then expires on its own
+        logger.warning("could not delete the gather-pending key; it expires on its own", exc_info=True)
 
 
-def _doorbell_cache() -> BaseCache | None:
-    """The default cache when every process sees the same one and the doorbell is on, else None."""
+def _gather_pending_cache() -> BaseCache | None:
+    """The default cache when every process sees the same one and de-duplication is on, else None."""
     cache = caches["default"]
-    if settings.ORDER_GATHER_DOORBELL_SECONDS and isinstance(cache, (RedisCache, FileBasedCache)):
+    if settings.ORDER_GATHER_DEDUP_SECONDS and isinstance(cache, (RedisCache, FileBasedCache)):
         return cache
     return None
 

@@ -13,13 +13,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Product
-from licensing.pricing import LineAmount, PricingError, document_totals, product_unit_price
+from licensing.pricing import PricingError, product_unit_price
 from orders.backlog import is_in_backlog
+from orders.duplicates import ensure_not_last_of_pair
 from orders.models import Order, OrderEvent, OrderLine, ReviewReason
+from orders.totals import order_totals
 from orders.permissions import ActionRefused, ensure_may_handle
 from orders.rules import order_review_reasons
 from orders.services.cancellation import order_cancel, order_is_cancellable
 from orders.services.claims import ensure_not_claimed_by_other
+from orders.services.credit_holds import credit_holds_release
 from orders.services.queueing import enqueue_order
 from orders.services.transitions import Actor, order_transition, record_event
 
@@ -66,20 +69,27 @@ def order_approve(*, order: Order, actor: Actor, override_reason: str = "") -> O
             _refuse_status(order, _("only orders waiting for review can be approved."))
         if approval_needs_reason(order) and not override_reason:
             raise ActionRefused(_("Approving over %(reasons)s overrides a rule: give a reason.") % {"reasons": _reason_words(order)})
-        return order_transition(
+        approved = order_transition(
             order_id=order.pk,
             allowed_from={Status.NEEDS_REVIEW},
             to_status=Status.APPROVED,
             actor=actor,
+            action=OrderEvent.Action.APPROVED,
             reason=override_reason or "approved",
             data={"review_reasons": order.review_reasons, "override_reason": override_reason},
             changes=RELEASE_CLAIM,
             on_commit=_enqueue,
         )
+        credit_holds_release(approved=approved, actor=actor)
+        return approved
 
 
-def order_reject(*, order: Order, actor: Actor, reason: str) -> Order:
-    """needs_review → rejected, with the reason the customer will be told."""
+def order_reject(*, order: Order, actor: Actor, reason: str, confirm_last_of_pair: bool = False) -> Order:
+    """needs_review → rejected, with the reason the customer will be told.
+
+    The last living order of a suspected duplicate pair is rejected only when
+    `confirm_last_of_pair` says the person means it (orders.duplicates).
+    """
     reason = reason.strip()
     if not reason:
         raise ActionRefused(_("Give a reason for the rejection."))
@@ -87,11 +97,13 @@ def order_reject(*, order: Order, actor: Actor, reason: str) -> Order:
         order = _lock_for(order, actor)
         if order.status != Status.NEEDS_REVIEW:
             _refuse_status(order, _("only orders waiting for review can be rejected."))
+        ensure_not_last_of_pair(order, confirmed=confirm_last_of_pair)
         return order_transition(
             order_id=order.pk,
             allowed_from={Status.NEEDS_REVIEW},
             to_status=Status.REJECTED,
             actor=actor,
+            action=OrderEvent.Action.REJECTED,
             reason=reason,
             data={"review_reasons": order.review_reasons},
             changes=RELEASE_CLAIM,
@@ -109,13 +121,14 @@ def order_retry(*, order: Order, actor: Actor) -> Order:
                 allowed_from={Status.FAILED},
                 to_status=resume_at,
                 actor=actor,
+                action=OrderEvent.Action.RETRIED,
                 reason="retried",
                 data={"resumed_at": resume_at},
                 changes=RELEASE_CLAIM,
                 on_commit=_enqueue,
             )
         if order.status in Order.MOVING_STATUSES and is_in_backlog(order):
-            record_event(order=order, actor=actor, reason="re-enqueued", data={"requeued_in": order.status})
+            record_event(order=order, actor=actor, action=OrderEvent.Action.REQUEUED, reason="re-enqueued", data={"requeued_in": order.status})
             transaction.on_commit(lambda: _enqueue(order))
             return order
         _refuse_status(order, _("only failed or stuck orders can be retried."))
@@ -161,6 +174,7 @@ def order_edit_lines(*, order: Order, actor: Actor, changes: Mapping[str, int]) 
         record_event(
             order=order,
             actor=actor,
+            action=OrderEvent.Action.EDITED,
             reason="lines edited",
             data={"lines": diffs, "before": old, "after": {name: getattr(order, name) for name in old}},
         )
@@ -220,9 +234,14 @@ def _change_line(line: OrderLine, quantity: int) -> dict:
 
 
 def _recompute(order: Order) -> None:
-    """Totals from the lines (tax once per rate), then the rules on the edited order."""
-    lines = list(order.lines.all())
-    totals = document_totals([LineAmount(amount=line.amount, tax_rate=line.tax_rate) for line in lines])
+    """Totals from the lines and the order's discount (order_totals), then the rules on the edited order."""
+    try:
+        totals = order_totals(lines=order.lines.all(), discount=order.discount)
+    except PricingError:
+        raise ActionRefused(
+            _("The order's discount of %(discount)s yen is more than its lines now come to; keep more seats or reject it.")
+            % {"discount": f"{order.discount:,}"}
+        ) from None
     order.subtotal, order.tax, order.total = totals.subtotal, totals.tax, totals.total
     order.save(update_fields=["subtotal", "tax", "total"])
     order._rule_lines = None  # the rules cache the lines they read
@@ -235,3 +254,29 @@ def _reason_words(order: Order) -> str:
     labels = dict(ReviewReason.choices)
     # The list separator is translated: "、" in Japanese, ", " in English.
     return str(_(", ")).join(str(labels.get(code, code)) for code in order.review_reasons if code not in REASONS_APPROVED_WITHOUT_OVERRIDE)
+
+
+def order_keep_after_duplicate(*, order: Order, actor: Actor, rejected: Order) -> Order:
+    """The order kept when its suspected duplicate `rejected` was rejected (orders.services.duplicates).
+
+    Held for the suspicion alone: approved. Held for other reasons too: the
+    suspicion is struck from its reasons (recorded) and it waits for a
+    decision on the others. Not held: nothing to do.
+    """
+    with transaction.atomic():
+        order = _lock_for(order, actor)
+        if order.status != Status.NEEDS_REVIEW or ReviewReason.SUSPECTED_DUPLICATE not in order.review_reasons:
+            return order
+        if order.review_reasons == [ReviewReason.SUSPECTED_DUPLICATE]:
+            return order_approve(order=order, actor=actor, override_reason=f"kept; its duplicate {rejected.number} was rejected")
+        old = list(order.review_reasons)
+        order.review_reasons = [code for code in old if code != ReviewReason.SUSPECTED_DUPLICATE]
+        order.save(update_fields=["review_reasons"])
+        record_event(
+            order=order,
+            actor=actor,
+            action=OrderEvent.Action.NOTED,
+            reason=f"kept; its duplicate {rejected.number} was rejected",
+            data={"before": {"review_reasons": old}, "after": {"review_reasons": order.review_reasons}},
+        )
+        return order

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from licensing.models import Customer
 from orderdesk.numbering import next_number
 from quotes.models import JAPAN, Quote, QuoteEvent, QuoteLine, quote_number
-from quotes.services.actors import Actor
+from orderdesk.audit import Actor
 from quotes.services.errors import QuoteActionNotAllowed, QuoteInvalid
 from quotes.services.pricing import LineInput, PricedQuote, quote_price
 from quotes.services.transitions import record_event

@@ -11,7 +11,7 @@ from django.core.mail import EmailMessage
 from django.utils.translation import gettext_lazy as _
 
 from quotes.models import Quote, QuoteEvent
-from quotes.services.actors import Actor
+from orderdesk.audit import Actor
 from quotes.services.documents import quote_render_by_number
 from quotes.services.errors import QuoteActionNotAllowed
 from quotes.services.transitions import record_event

@@ -1,29 +1,18 @@
-"""The one shape every quote status change takes (as orders.services.transitions does for orders).
-
-guard → atomic → lock the row → save(update_fields) → QuoteEvent → side effects on commit.
-"""
+"""Quote status changes and history entries, in the shape every audited change takes (orderdesk.audit)."""
 
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
 from django.utils import timezone
 
+from orderdesk.audit import Actor, TransitionNotAllowed, transition
 from quotes.models import Quote, QuoteEvent
-from quotes.services.actors import Actor
 from quotes.services.errors import QuoteActionNotAllowed
 
 
-def record_event(*, quote: Quote, actor: Actor, action: str, from_status: str = "", to_status: str = "", comment: str = "", data=None) -> QuoteEvent:
-    return QuoteEvent.objects.create(
-        quote=quote,
-        actor=actor.user,
-        actor_label=actor.label,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        comment=comment,
-        data=data or {},
-    )
+def record_event(*, quote: Quote, actor: Actor, action: str, reason: str = "", data: dict | None = None, from_status: str = "", to_status: str = "") -> QuoteEvent:
+    """A history entry; a status change goes through quote_transition instead (creating and revising, which
+    make a quote, name the status it starts in)."""
+    return QuoteEvent.record(quote, actor=actor, action=action, reason=reason, data=data, from_status=from_status, to_status=to_status)
 
 
 def quote_transition(
@@ -34,7 +23,7 @@ def quote_transition(
     actor: Actor,
     action: str,
     not_allowed_message,
-    comment: str = "",
+    reason: str = "",
     data: dict | None = None,
     changes: dict | None = None,
     guard: Callable[[Quote], None] | None = None,
@@ -45,23 +34,20 @@ def quote_transition(
     `guard` may raise QuoteActionNotAllowed after the row is locked (checks
     that need the current data); `changes` are further fields saved with the status.
     """
-    with transaction.atomic():
-        quote = Quote.objects.select_for_update().get(pk=quote_id)
-        if quote.status not in frozenset(allowed_from):
-            raise QuoteActionNotAllowed(quote, not_allowed_message)
-        if guard is not None:
-            guard(quote)
-        from_status = quote.status
-        now = timezone.now()
-        quote.status = to_status
-        quote.status_changed_at = now
-        quote.updated_at = now
-        for name, value in (changes or {}).items():
-            setattr(quote, name, value)
-        quote.save(update_fields=["status", "status_changed_at", "updated_at", *(changes or {})])
-        record_event(
-            quote=quote, actor=actor, action=action, from_status=from_status, to_status=to_status, comment=comment, data=data
+    try:
+        return transition(
+            queryset=Quote.objects.all(),
+            pk=quote_id,
+            event_model=QuoteEvent,
+            allowed_from=allowed_from,
+            to_status=to_status,
+            actor=actor,
+            action=action,
+            reason=reason,
+            data=data,
+            changes={"updated_at": timezone.now(), **(changes or {})},
+            guard=guard,
+            on_commit=on_commit,
         )
-        if on_commit is not None:
-            transaction.on_commit(lambda: on_commit(quote))
-    return quote
+    except TransitionNotAllowed as refused:
+        raise QuoteActionNotAllowed(refused.subject, not_allowed_message) from None

@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from quotes.models import JAPAN, Quote, QuoteEvent
-from quotes.services.actors import Actor, QuoteActor
+from orderdesk.audit import Actor
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
 from quotes.services.mail import quote_email
 from quotes.services.transitions import quote_transition
 
-EXPIRY = QuoteActor.system("expiry")
+EXPIRY = Actor.system("expiry")
 
 
 def quote_submit_for_approval(*, quote: Quote, actor: Actor) -> Quote:
@@ -43,7 +43,7 @@ def quote_approve(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
         to_status=Quote.Status.APPROVED,
         actor=actor,
         action=QuoteEvent.Action.APPROVED,
-        comment=comment,
+        reason=comment,
         changes={"approved_by": actor.user},
         not_allowed_message=_("Only a quote waiting for approval can be approved."),
     )
@@ -59,7 +59,7 @@ def quote_return(*, quote: Quote, actor: Actor, comment: str) -> Quote:
         to_status=Quote.Status.DRAFT,
         actor=actor,
         action=QuoteEvent.Action.RETURNED,
-        comment=comment.strip(),
+        reason=comment.strip(),
         not_allowed_message=_("Only a quote waiting for approval can be returned."),
     )
 
@@ -109,7 +109,7 @@ def quote_decline(*, quote: Quote, actor: Actor, comment: str = "") -> Quote:
         to_status=Quote.Status.DECLINED,
         actor=actor,
         action=QuoteEvent.Action.DECLINED,
-        comment=comment.strip(),
+        reason=comment.strip(),
         not_allowed_message=_("Only a sent quote can be declined."),
     )
 

@@ -11,6 +11,7 @@ from licensing.models import ClosedPeriod, Customer, PriceTier, Product, WorkHou
 PRODUCTS = [
     {
         "sku": "SRA-1Y",
+        "family": "SRA",
         "name_ja": "セキュアリモートアクセス 1年ライセンス",
         "name_en": "Secure Remote Access, 1-year license",
         "kind": Product.Kind.BASE,
@@ -18,14 +19,17 @@ PRODUCTS = [
     },
     {
         "sku": "RDA-1Y",
+        "family": "RDA",
         "name_ja": "リモートデスクトップ アドオン 1年ライセンス",
         "name_en": "Remote Desktop add-on, 1-year license",
         "kind": Product.Kind.ADDON,
-        "base": "SRA-1Y",
+        # Runs on secure remote access, whichever term its seats were bought for (SRA-1Y or SRA-3Y).
+        "base_family": "SRA",
         "tiers": [(1, 3000), (50, 2700), (100, 2400), (500, 2100)],
     },
     {
         "sku": "SRA-3Y",
+        "family": "SRA",
         "name_ja": "セキュアリモートアクセス 3年ライセンス",
         "name_en": "Secure Remote Access, 3-year license",
         "kind": Product.Kind.BASE,
@@ -35,6 +39,7 @@ PRODUCTS = [
     {
         # Discontinued: kept so old orders still show it, and so the demo has an inactive SKU.
         "sku": "VPN-LEGACY",
+        "family": "VPN",
         "name_ja": "旧VPNクライアント 1年ライセンス（販売終了）",
         "name_en": "Legacy VPN client, 1-year license (discontinued)",
         "kind": Product.Kind.BASE,
@@ -79,7 +84,8 @@ class Command(BaseCommand):
                     "unit": spec.get("unit", "ユーザー"),
                     "tax_rate": spec.get("tax_rate", Product.TaxRate.STANDARD),
                     "is_active": spec.get("is_active", True),
-                    "base_product": Product.objects.get(sku=spec["base"]) if "base" in spec else None,
+                    "family": spec["family"],
+                    "base_family": spec.get("base_family", ""),
                 },
             )
             for min_quantity, unit_price in spec["tiers"]:
@@ -125,10 +131,11 @@ class Command(BaseCommand):
     def _staff(self):
         for role in ROLES:
             group, _ = Group.objects.get_or_create(name=role)
-            user, created = User.objects.get_or_create(username=role, defaults={"is_staff": role == "manager"})
+            user, created = User.objects.get_or_create(username=role)
             if created:
                 user.set_password(DEMO_PASSWORD)
-                user.save()
+            user.is_staff = False  # roles work on the staff pages; /admin/ is for superusers (orderdesk.roles)
+            user.save()
             user.groups.add(group)
         admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created:

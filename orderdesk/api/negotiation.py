@@ -1,0 +1,25 @@
+"""Content negotiation that answers the common case at once.
+
+Almost every client of the API sends no Accept header, `*/*` or
+`application/json`, and every view's first renderer is JSON: for those DRF's
+negotiation parses and ranks the Accept list only to arrive at JSON, a cost
+each order submission paid. Anything else (a format suffix, `?format=`,
+another media type) gets DRF's full negotiation, 406 included.
+"""
+
+from rest_framework.negotiation import DefaultContentNegotiation
+
+_PLAIN_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
+
+
+class JsonFirstContentNegotiation(DefaultContentNegotiation):
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if (
+            format_suffix is None
+            and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
+            and not request.META.get("QUERY_STRING")
+            and renderers
+            and renderers[0].media_type == "application/json"
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
