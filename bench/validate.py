@@ -15,7 +15,7 @@ What it does, all on this machine's loopback:
    BENCH-OUT, whose hours (warn mode) start three hours from now.
 2. Starts two gunicorns (2 gthread workers × 4 threads, as gunicorn.conf.py)
    with the cache and broker on Redis and the device rate limits far above the
-   load (still counted: two cache round trips per validation): "A" as deployed,
+   load (still counted: one cache round trip per validation): "A" as deployed,
    with ORDERDESK_BENCH_CEILING=1 (which mounts bench/ceiling_view.json_minimal
    at /bench/json/), and "B" with ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD=1,
    the same server without the work-hours record.

@@ -23,7 +23,7 @@ from licensing.api.serializers import (
     ProductSerializer,
     SubscriptionSerializer,
 )
-from licensing.api.throttling import KeyOnlyAddressThrottle, KeyOnlyKeyThrottle
+from licensing.api.throttling import KeyOnlyThrottle
 from licensing.models import Product, Subscription
 from licensing.selectors import (
     OUTSIDE_HOURS_COLUMNS,
@@ -180,7 +180,7 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         detail=False,
         methods=["post"],
         permission_classes=[],  # a token, or none at all (a device): a bad token is still 401
-        throttle_classes=[CustomerTokenThrottle, KeyOnlyAddressThrottle, KeyOnlyKeyThrottle],
+        throttle_classes=[CustomerTokenThrottle, KeyOnlyThrottle],
     )
     def validate(self, request):
         if request.auth is not None:
