@@ -350,8 +350,8 @@ def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
 
 
-# The add-on rule's two sums (main's rule, licensing.selectors.addon_excess): the seats of the key's
-# add-on family, every term together, and of the base family it runs on. Only for an add-on.
+# The add-on rule's two sums, as addon_excess() counts them for provisioning: the seats of the key's
+# add-on family, every term together, and of the base family it runs on. Read for an add-on only.
 _FAMILY_SEATS = """COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e
                   JOIN licensing_subscription fs ON fs.id = e.subscription_id
                   JOIN licensing_product fp ON fp.id = fs.product_id
