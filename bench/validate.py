@@ -247,6 +247,7 @@ def main() -> int:
         "LICENSE_VALIDATE_KEY_RATE_LIMIT": "100000000/min",
         "LICENSE_VALIDATE_ADDRESS_RATE_LIMIT": "100000000/min",
         "ORDERDESK_BENCH_CEILING": "1",
+        "ORDERDESK_LOCAL": "1",  # gunicorn on loopback, plain HTTP
         "ORDERDESK_VAR_DIR": str(workdir / "var"),
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
