@@ -97,10 +97,14 @@ def database_name(url: str) -> str:
 # --- preparing the database ------------------------------------------------------------
 
 
+def admin_url(url: str) -> str:
+    """The same server's maintenance database."""
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
 def recreate_database(url: str) -> None:
     name = database_name(url)
-    maintenance = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -183,6 +187,60 @@ def stop(server: subprocess.Popen) -> None:
             server.wait()
 
 
+# --- CPU per request, read from /proc -------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used; 0 for one that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def postgres_backends(url: str) -> list[int]:
+    """The server processes serving the bench database (its own connections, not other users')."""
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database_name(url)]).fetchall()
+    return [pid for (pid,) in rows]
+
+
+@dataclass
+class CpuMeter:
+    """CPU of the gunicorn workers and of the bench database's PostgreSQL backends over a phase."""
+
+    server: subprocess.Popen
+    database_url: str
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        return {
+            "web": {pid: cpu_seconds(pid) for pid in children(self.server.pid)},
+            "postgres": {pid: cpu_seconds(pid) for pid in postgres_backends(self.database_url)},
+        }
+
+    @staticmethod
+    def used(before: dict, after: dict) -> dict[str, float]:
+        return {
+            kind: sum(after[kind].get(pid, 0.0) - before[kind].get(pid, 0.0) for pid in set(before[kind]) | set(after[kind]))
+            for kind in before
+        }
+
+
 # --- the load generator -------------------------------------------------------------------
 
 
@@ -192,6 +250,7 @@ class PhaseResult:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds, of 201 responses
     statuses: Counter = field(default_factory=Counter)  # status code (0 = connection error) → count
+    cpu: dict = field(default_factory=dict)  # "web", "postgres" → CPU seconds used during the phase
 
     @property
     def created(self) -> int:
@@ -297,6 +356,8 @@ class Summary:
     rate: float
     p50_ms: float
     p99_ms: float
+    web_cpu_ms: float  # per 201
+    postgres_cpu_ms: float  # per 201
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -320,18 +381,22 @@ def summarise(kind: str, phases: list[PhaseResult]) -> Summary:
         rate=created / elapsed,
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
+        web_cpu_ms=sum(phase.cpu.get("web", 0.0) for phase in phases) / created * 1000,
+        postgres_cpu_ms=sum(phase.cpu.get("postgres", 0.0) for phase in phases) / created * 1000,
     )
 
 
-def measure(args, port: int, tokens: list[str], run_id: str) -> tuple[dict, dict]:
+def measure(args, port: int, tokens: list[str], run_id: str, meter: CpuMeter) -> tuple[dict, dict]:
     """Warm up both paths, then alternate measured phases. Returns (measured, all) phase lists by kind."""
     measured = {"intake": [], "ceiling": []}
     every = {"intake": [], "ceiling": []}
 
     def phase(kind: str, seconds: float, label: str) -> PhaseResult:
+        before = meter.snapshot()
         result = Phase(
             kind=kind, port=port, tokens=tokens, run_id=f"{run_id}{label}", seconds=seconds, max_requests=args.max_requests
         ).run(args.concurrency)
+        result.cpu = CpuMeter.used(before, meter.snapshot())
         every[kind].append(result)
         print(f"  {label:>8} {kind:<8} {result.created / result.elapsed:8.1f}/s  {dict(result.statuses)}", flush=True)
         return result
@@ -349,11 +414,11 @@ def report(args, intake: Summary, ceiling: Summary, checks: list[tuple[str, bool
     rate_ratio = intake.rate / ceiling.rate
     p99_ratio = intake.p99_ms / ceiling.p99_ms
     print()
-    print(f"{'':10}{'201/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'201s':>9}  other statuses")
+    print(f"{'':10}{'201/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'201s':>9}{'web CPU/201':>13}{'PG CPU/201':>12}  other statuses")
     for summary in (ceiling, intake):
         print(
             f"{summary.kind:10}{summary.rate:10.1f}{summary.p50_ms:10.1f}{summary.p99_ms:10.1f}"
-            f"{summary.created:9d}  {summary.other_statuses or '-'}"
+            f"{summary.created:9d}{summary.web_cpu_ms:10.2f} ms{summary.postgres_cpu_ms:9.2f} ms  {summary.other_statuses or '-'}"
         )
     print()
     print(f"intake/ceiling rate  {rate_ratio:.3f}   goal >= {RATE_GOAL}  {'met' if rate_ratio >= RATE_GOAL else 'MISSED'}")
@@ -407,7 +472,7 @@ def main() -> int:
     server = start_gunicorn(env, port, args.workers, args.threads, log)
     try:
         print(f"Load: {args.concurrency} client threads, phases of {args.seconds:g} s or {args.max_requests} requests")
-        measured, every = measure(args, port, tokens, run_id=uuid.uuid4().hex[:8])
+        measured, every = measure(args, port, tokens, run_id=uuid.uuid4().hex[:8], meter=CpuMeter(server, args.database_url))
     finally:
         stop(server)
     published = purge_pipeline_queue(args.broker_url)

@@ -167,6 +167,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The tests' database is a file too (not in memory), so that the Celery
+    # workers the pipeline tests start share it, as the embedded mode's do.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Lets orderdesk.db.fetch_one()/fetch_all() prepare the order intake's statements.
@@ -452,6 +455,18 @@ BACKLOG_COUNTS_CACHE_SECONDS = env_int("BACKLOG_COUNTS_CACHE_SECONDS", 5, minimu
 # --- Celery ----------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Publishing must never hold up an API response for long (see
+# orders.services.queueing): connect fast, and give up on a dead broker after
+# one quick retry instead of kombu's default of seconds. (Also applied by
+# tests/workers.publishing_to when a test points the app at another broker.)
+NETWORK_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 0.3,
+    "socket_timeout": 2,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -468,15 +483,7 @@ else:
         # Longer than the longest task: an unacknowledged message is handed
         # to another worker after this, so a short value duplicates work.
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
-        # Publishing must never hold up an API response for long (see
-        # orders.services.queueing): connect fast, and give up on a dead
-        # broker after one quick retry instead of kombu's default of seconds.
-        "socket_connect_timeout": 0.3,
-        "socket_timeout": 2,
-        "max_retries": 1,
-        "interval_start": 0,
-        "interval_step": 0.1,
-        "interval_max": 0.1,
+        **NETWORK_BROKER_TRANSPORT_OPTIONS,
     }
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "orderdesk.broker:Transport"  # kombu's, with one Redis client per channel

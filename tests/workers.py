@@ -1,7 +1,9 @@
 """Real Celery workers and private Redis servers for the pipeline tests.
 
 A worker is `celery -A orderdesk worker` in a subprocess, pointed at the test
-database (pytest-django's `test_<name>`) and at a broker. A private
+database (pytest-django's `test_<name>` on PostgreSQL, the test database's file
+on SQLite) and at a broker (Redis, or the embedded mode's filesystem broker
+under ORDERDESK_VAR_DIR, which the test process shares). A private
 redis-server runs on a free port with no persistence, so a test may kill and
 restart it without touching the shared Redis.
 """
@@ -58,8 +60,10 @@ def submit(api, **body) -> str:
 
 
 def database_url_for_workers() -> str:
-    """The URL of the database the tests run on, for processes started by a test."""
+    """The URL of the database the tests run on, for processes started by a test (SQLite: its file)."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
     credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
@@ -240,12 +244,16 @@ def publishing_to(broker_url: str):
         celery_app.amqp._producer_pool = None
 
     reset_pools()
+    saved_options = celery_app.conf.broker_transport_options
     celery_app.conf.broker_url = celery_app.conf.broker_write_url = broker_url
+    if not broker_url.startswith("filesystem://"):
+        celery_app.conf.broker_transport_options = {**saved_options, **settings.NETWORK_BROKER_TRANSPORT_OPTIONS}
     try:
         yield
     finally:
         reset_pools()
         celery_app.conf.broker_url, celery_app.conf.broker_write_url = saved
+        celery_app.conf.broker_transport_options = saved_options
 
 
 def redis_server_available() -> bool:
