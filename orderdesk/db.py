@@ -19,14 +19,11 @@ concurrent requests. `no_flush_wait_column()` gives such a statement, run on
 its own, the column that turns the wait off for its own commit only.
 """
 
-import datetime
-import functools
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Model
 
 
 def _default_db():
@@ -105,34 +102,3 @@ def statement_atomic():
     the failed statement from aborting the rest of it.
     """
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
-
-
-def json_rows(instances: Sequence[Model]) -> list[dict]:
-    """Column → value of each new instance (no primary key), as the ORM would insert it.
-
-    For statements that insert rows from a JSON document (jsonb_populate_record):
-    JSON fields stay nested, dates become ISO text. Fields that compute their
-    value when saved (auto_now) are asked; the others are read as they are.
-    """
-    computed, plain = _insert_columns(type(instances[0]))
-    rows = []
-    for instance in instances:
-        values = instance.__dict__
-        row = {column: _json_value(values[attname]) for column, attname in plain}
-        for field in computed:
-            row[field.column] = _json_value(field.pre_save(instance, True))
-        rows.append(row)
-    return rows
-
-
-@functools.cache
-def _insert_columns(model) -> tuple[list, list[tuple[str, str]]]:
-    """The fields whose pre_save computes a value, and (column, attname) of the others."""
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    computed = [field for field in fields if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)]
-    plain = [(field.column, field.attname) for field in fields if field not in computed]
-    return computed, plain
-
-
-def _json_value(value):
-    return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value

@@ -16,7 +16,8 @@ from orderdesk.models import IdempotencyRecord, NumberSequence
 from orders.api.serializers import OrderSerializer
 from orders.models import Order
 from orders.services.intake import OrderInvalid, order_submit, order_validate
-from orders.services.order_writer import OrmOrderWriter, PostgresOrderWriter, order_writer
+from orders.models import OrderEvent, OrderLine
+from orders.services.order_writer import OrmOrderWriter, PostgresOrderWriter, new_order_rows, order_writer
 from tests.conftest import GATHER, order_body, take_published
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +217,17 @@ def test_orders_submitted_while_no_worker_runs_publish_one_gather_message(api, s
 
     assert statuses == [201, 201, 201]
     assert take_published() == [GATHER]
+
+
+def test_the_rows_of_a_new_order_give_every_column_of_its_models(customer, catalog):
+    # The one-statement writer stores exactly these keys: a column added to a model must be given here.
+    rows = new_order_rows(
+        customer=customer, new_order=order_validate(order_body()), source=Order.Source.API, quote=None, actor=Actor.customer(customer)
+    )
+
+    def columns(model) -> set[str]:
+        return {field.attname for field in model._meta.concrete_fields if not field.primary_key}
+
+    assert set(rows.order) == columns(Order)
+    assert all(set(line) == columns(OrderLine) for line in rows.lines)
+    assert set(rows.event) == columns(OrderEvent)

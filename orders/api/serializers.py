@@ -11,6 +11,11 @@ Input is checked by the order intake's validator (orders.services.intake);
 OrderInputSerializer states its rules for the schema, from the same limits.
 """
 
+import functools
+
+from django.urls import get_script_prefix
+from django.urls import reverse as django_reverse
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -18,7 +23,6 @@ from orders.models import Order, OrderDocument, OrderEvent, OrderLine
 from orders.selectors import order_licenses
 from orders.services.intake import MAX_LINES, MAX_QUANTITY, NOTES_MAX_LENGTH, PO_NUMBER_MAX_LENGTH, SKU_MAX_LENGTH
 
-_DATETIME = serializers.DateTimeField()  # ISO 8601 in Japan time, as DRF writes every other date-time
 
 
 # --- Input (schema only) -------------------------------------------------------------
@@ -152,8 +156,8 @@ def order_body(order: Order, *, request) -> dict:
         "notes": order.notes,
         # Only orders made from a quote pay a query for its number.
         "quote": order.quote.number if order.quote_id else None,
-        "created_at": _DATETIME.to_representation(order.created_at),
-        "url": reverse("api:order-detail", kwargs={"number": order.number}, request=request),
+        "created_at": api_datetime(order.created_at),
+        "url": _order_url(order.number, request),
     }
 
 
@@ -163,7 +167,7 @@ def order_detail_body(order: Order, *, request) -> dict:
         **order_body(order, request=request),
         "events": [
             {
-                "at": _DATETIME.to_representation(event.created_at),
+                "at": api_datetime(event.created_at),
                 "action": event.action,
                 "from_status": event.from_status,
                 "to_status": event.to_status,
@@ -179,11 +183,33 @@ def order_detail_body(order: Order, *, request) -> dict:
                 "url": reverse("api:order-quote-pdf", kwargs={"number": order.number}, request=request),
                 "content_type": document.content_type,
                 "sha256": document.sha256,
-                "created_at": _DATETIME.to_representation(document.created_at),
+                "created_at": api_datetime(document.created_at),
             }
             for document in order.documents.all()
         ],
     }
+
+
+def api_datetime(value) -> str:
+    """A date-time as DRF's DateTimeField writes it: ISO 8601 in the current time zone (Japan), "Z" for UTC."""
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _order_url(number: str, request) -> str:
+    """reverse("api:order-detail") for the number, absolute with a request. Every body an order shows has one."""
+    path = _order_path_template(get_script_prefix()).replace(_NUMBER_PLACEHOLDER, number)
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+# Order numbers are letters, digits and "-": nothing in them is escaped in a URL.
+_NUMBER_PLACEHOLDER = "ORDERNUMBER"
+
+
+@functools.lru_cache(maxsize=16)
+def _order_path_template(script_prefix: str) -> str:
+    # Keyed by the script prefix reverse() puts in front (a deployment under a sub-path).
+    return django_reverse("api:order-detail", kwargs={"number": _NUMBER_PLACEHOLDER})
 
 
 def _event_by(event: OrderEvent) -> str:
