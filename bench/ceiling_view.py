@@ -1,10 +1,12 @@
-"""The intake benchmark's ceiling: the least a Django request that stores a row can cost.
+"""Benchmarks' baselines: the least a Django request that stores a row (bench/intake.py), or answers JSON (bench/validate.py), can cost.
 
 Mounted only when ORDERDESK_BENCH_CEILING=1 (see orderdesk/urls.py), which
 bench/intake.py sets for the gunicorn it starts; normal deployments never
 route to it. It inserts one row with raw SQL into bench_ceiling_row, a table
 that bench/intake.py creates in its own database.
 """
+
+import json
 
 from django.db import connection
 from django.http import JsonResponse
@@ -19,3 +21,11 @@ def ceiling_insert(request):
         cursor.execute("INSERT INTO bench_ceiling_row (body) VALUES (%s) RETURNING id", [request.body.decode()])
         (row_id,) = cursor.fetchone()
     return JsonResponse({"id": row_id}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def json_minimal(request):
+    """bench/validate.py's baseline: read a JSON body, answer a JSON decision; no database, no cache."""
+    body = json.loads(request.body)
+    return JsonResponse({"valid": bool(body.get("key")), "code": "VALID", "mode": None})

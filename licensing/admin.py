@@ -1,18 +1,26 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from licensing.calendars import holiday_country_choices
 from licensing.models import (
     ApiToken,
+    ClosedPeriod,
     Customer,
     IsoWeekday,
     LicenseKey,
+    OutsideHoursValidation,
     PriceTier,
     Product,
     SeatLedgerEntry,
     Subscription,
+    ValidationDayCount,
     WorkHoursPolicy,
 )
 from licensing.selectors import with_seats
@@ -48,10 +56,17 @@ class WorkHoursPolicyForm(forms.ModelForm):
     working_days = forms.TypedMultipleChoiceField(
         label=capfirst(_("working days")), choices=IsoWeekday.choices, coerce=int, widget=forms.CheckboxSelectMultiple
     )
+    public_holidays = forms.ChoiceField(
+        label=capfirst(_("public holidays")),
+        choices=holiday_country_choices,
+        required=False,
+        initial="JP",
+        help_text=_("Country whose public holidays are days off (the holidays package); “none”: every listed weekday is worked."),
+    )
 
     class Meta:
         model = WorkHoursPolicy
-        fields = ["is_active", "mode", "time_zone", "working_days", "start_time", "end_time"]
+        fields = ["is_active", "mode", "time_zone", "working_days", "start_time", "end_time", "public_holidays"]
 
 
 class WorkHoursPolicyInline(admin.StackedInline):
@@ -62,13 +77,43 @@ class WorkHoursPolicyInline(admin.StackedInline):
     verbose_name_plural = _("work-hours policy (労務管理)")
 
 
+class ClosedPeriodInline(admin.TabularInline):
+    model = ClosedPeriod
+    extra = 0
+    fields = ["name", "first_day", "last_day", "every_year"]
+
+
+# The count staff see per customer: outside-hours validations in this many recent days.
+OUTSIDE_HOURS_COUNT_DAYS = 30
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "honorific", "credit_limit", "manual_approval", "is_active"]
+    list_display = ["code", "name", "honorific", "credit_limit", "manual_approval", "is_active", "outside_hours_recently"]
     list_filter = ["is_active", "manual_approval", "honorific"]
     search_fields = ["code", "name", "billing_email"]
-    inlines = [WorkHoursPolicyInline, ApiTokenInline]
+    inlines = [WorkHoursPolicyInline, ClosedPeriodInline, ApiTokenInline]
     actions = ["issue_token"]
+
+    def get_queryset(self, request):
+        since = timezone.now() - timedelta(days=OUTSIDE_HOURS_COUNT_DAYS)
+        recent = (
+            OutsideHoursValidation.objects.filter(customer=OuterRef("pk"), at__gte=since)
+            .order_by()
+            .values("customer")
+            .annotate(total=Count("id"))
+            .values("total")
+        )
+        return super().get_queryset(request).annotate(
+            outside_hours_recently=Coalesce(Subquery(recent, output_field=IntegerField()), Value(0))
+        )
+
+    def view_on_site(self, customer):
+        return customer.get_absolute_url()  # the staff page with the seat charts
+
+    @admin.display(description=_("outside-hours validations (30 days)"), ordering="outside_hours_recently")
+    def outside_hours_recently(self, customer):
+        return customer.outside_hours_recently
 
     @admin.action(description=_("Issue an API token (shown once)"))
     def issue_token(self, request, queryset):
@@ -219,3 +264,33 @@ class LicenseKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = sum(license_key_revoke(license_key=license_key) for license_key in queryset)
         self.message_user(request, _("%(count)d license key(s) revoked.") % {"count": count})
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """The work-hours record is written by validations only: read it here, never edit it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # pruned after WORK_HOURS_RECORD_RETENTION_DAYS by the beat task
+
+
+@admin.register(OutsideHoursValidation)
+class OutsideHoursValidationAdmin(RecordAdmin):
+    list_display = ["at", "customer", "license_key", "time_zone", "mode", "allowed"]
+    list_filter = ["mode", "allowed", "customer"]
+    search_fields = ["customer__code", "customer__name", "license_key__key"]
+    list_select_related = ["customer", "license_key"]
+    date_hierarchy = "at"
+
+
+@admin.register(ValidationDayCount)
+class ValidationDayCountAdmin(RecordAdmin):
+    list_display = ["day", "license_key", "allowed"]
+    search_fields = ["license_key__key", "license_key__subscription__customer__code"]
+    list_select_related = ["license_key"]
+    date_hierarchy = "day"

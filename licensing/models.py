@@ -4,8 +4,10 @@ from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
+import holidays
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +43,10 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        """The staff page of the customer (the admin's "view on site" leads there)."""
+        return reverse("licensing:customer", args=[self.code])
 
 
 def in_page_language(*, japanese: str, english: str) -> str:
@@ -366,12 +372,23 @@ def validate_working_days(value) -> None:
         raise ValidationError(_("Working days must be a non-empty list of distinct ISO weekdays, 1 (Monday) to 7 (Sunday)."))
 
 
+def validate_holiday_country(code: str) -> None:
+    if code and code not in holidays.list_supported_countries():
+        raise ValidationError(
+            _("%(code)s is not a country the holidays package knows; use a code such as JP."), params={"code": code}
+        )
+
+
 class WorkHoursPolicy(models.Model):
     """労務管理: license use may start only inside the customer's working hours.
 
-    Days and times are those of `time_zone` (blank: the customer's). The window
-    is start_time inclusive to end_time exclusive, on the same day; a night
-    shift crossing midnight is not expressible on purpose (no customer asked).
+    Days and times are those of `time_zone` (blank: the customer's). A shift
+    starts at start_time (inclusive) on a working day and ends at end_time
+    (exclusive); an end earlier than the start means the shift crosses
+    midnight (22:00–06:00) and ends on the next day. A shift belongs to the
+    day it starts: a day that is not a working day — not in `working_days`,
+    a public holiday of `public_holidays`, or one of the customer's closed
+    periods (年末年始, お盆) — starts no shift. See licensing.calendars.
     """
 
     class Mode(models.TextChoices):
@@ -391,25 +408,121 @@ class WorkHoursPolicy(models.Model):
     )
     working_days = models.JSONField(_("working days"), default=default_working_days, validators=[validate_working_days])
     start_time = models.TimeField(_("start"), default=time(9, 0))
-    end_time = models.TimeField(_("end"), default=time(18, 0), help_text=_("Exclusive: at this minute use is outside hours."))
+    end_time = models.TimeField(
+        _("end"),
+        default=time(18, 0),
+        help_text=_("Exclusive: at this minute use is outside hours. Earlier than the start: the shift ends the next day."),
+    )
+    public_holidays = models.CharField(
+        _("public holidays"),
+        max_length=8,
+        blank=True,
+        default="JP",
+        validators=[validate_holiday_country],
+        help_text=_("Country whose public holidays are days off (JP: 日本の祝日); blank: none."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         verbose_name = _("work-hours policy")
         verbose_name_plural = _("work-hours policies")
         constraints = [
-            models.CheckConstraint(condition=models.Q(end_time__gt=models.F("start_time")), name="work_hours_end_after_start"),
+            models.CheckConstraint(condition=~models.Q(end_time=models.F("start_time")), name="work_hours_end_differs_from_start"),
         ]
 
     def __str__(self) -> str:
         return f"{self.customer.code} {self.start_time:%H:%M}–{self.end_time:%H:%M} ({self.mode})"
 
     def clean(self):
-        if self.start_time and self.end_time and self.end_time <= self.start_time:
-            raise ValidationError({"end_time": _("The end must be later than the start on the same day.")})
+        if self.start_time is not None and self.start_time == self.end_time:
+            raise ValidationError({"end_time": _("The end must differ from the start (an earlier end crosses midnight).")})
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end_time < self.start_time
 
     @property
     def zone(self) -> ZoneInfo:
-        name = self.time_zone or self.customer.time_zone
-        # Customer.time_zone is free text; a typo there must not break validation for the customer.
-        return ZoneInfo(name) if _is_time_zone(name) else JAPAN
+        return zone_or_japan(self.time_zone or self.customer.time_zone)
+
+
+def zone_or_japan(name: str) -> ZoneInfo:
+    # Customer.time_zone is free text; a typo there must not break validation for the customer.
+    return ZoneInfo(name) if _is_time_zone(name) else JAPAN
+
+
+class ClosedPeriod(models.Model):
+    """Days the customer's company is closed (年末年始, お盆): no shift starts on them."""
+
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="closed_periods")
+    name = models.CharField(_("name"), max_length=100, help_text=_("For example 年末年始 or お盆."))
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"), help_text=_("Inclusive."))
+    every_year = models.BooleanField(
+        _("every year"), default=True, help_text=_("Repeat on the same dates every year (the year of the dates is ignored).")
+    )
+
+    class Meta:
+        ordering = ["customer", "first_day"]
+        verbose_name = _("closed period")
+        verbose_name_plural = _("closed periods (年末年始, お盆)")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(last_day__gte=models.F("first_day")), name="closed_period_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.first_day:%Y-%m-%d}–{self.last_day:%Y-%m-%d}"
+
+    def clean(self):
+        if self.first_day and self.last_day:
+            if self.last_day < self.first_day:
+                raise ValidationError({"last_day": _("The last day cannot be before the first day.")})
+            if self.every_year and (self.last_day - self.first_day).days >= 365:
+                raise ValidationError({"last_day": _("A period that repeats every year must be shorter than a year.")})
+
+
+class OutsideHoursValidation(models.Model):
+    """The record the unions asked for: one row per validation outside working hours."""
+
+    # A log, written on every validation outside hours: no foreign-key check per row. Checking
+    # would lock the customer's row (FOR KEY SHARE) in every insert, and devices validate in
+    # bursts; customers and keys are never deleted (PROTECT elsewhere), so the ids stay valid.
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    license_key = models.ForeignKey(
+        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    at = models.DateTimeField(_("when"), help_text=_("The moment judged (the server's clock unless the device's was within the tolerance)."))
+    time_zone = models.CharField(_("time zone"), max_length=64, help_text=_("The zone the working hours were judged in."))
+    mode = models.CharField(_("mode"), max_length=8, choices=WorkHoursPolicy.Mode.choices)
+    allowed = models.BooleanField(_("allowed"), help_text=_("Warn mode allows the use; block mode refuses it."))
+
+    class Meta:
+        ordering = ["customer", "at", "id"]
+        verbose_name = _("outside-hours validation")
+        verbose_name_plural = _("outside-hours validations")
+        indexes = [models.Index(fields=["customer", "at"], name="outside_hours_customer_at"), models.Index(fields=["at"], name="outside_hours_at")]
+
+    def __str__(self) -> str:
+        return f"{self.license_key_id} {self.at:%Y-%m-%d %H:%M} {self.mode}"
+
+
+class ValidationDayCount(models.Model):
+    """Validations of a key answered VALID inside working hours, counted per day: the volume stays bounded."""
+
+    license_key = models.ForeignKey(  # no foreign-key check per count, as for OutsideHoursValidation
+        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    day = models.DateField(_("day"), help_text=_("In the time zone of the customer's working hours."))
+    allowed = models.PositiveIntegerField(_("allowed validations"), default=0)
+
+    class Meta:
+        ordering = ["license_key", "day"]
+        verbose_name = _("validations per key and day")
+        verbose_name_plural = _("validations per key and day")
+        constraints = [models.UniqueConstraint(fields=["license_key", "day"], name="one_count_per_key_and_day")]
+        indexes = [models.Index(fields=["day"], name="validation_count_day")]
+
+    def __str__(self) -> str:
+        return f"{self.license_key_id} {self.day}: {self.allowed}"

@@ -1,25 +1,31 @@
 """Reads of the licensing app: seats derived from the ledger, and license validation."""
 
 import functools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from licensing.calendars import Period, WorkCalendar, aware, is_inside_hours
 from licensing.models import (
     JAPAN,
     Customer,
     LicenseKey,
+    OutsideHoursValidation,
     Product,
     SeatLedgerEntry,
     Subscription,
     WorkHoursPolicy,
+    zone_or_japan,
 )
 from licensing.pricing import Tier
-from orderdesk.db import fetch_all
+from orderdesk.db import fetch_all, fetch_one
 
 
 @dataclass(frozen=True)
@@ -266,11 +272,46 @@ def normalize_license_key(key: str) -> str:
     return key.strip().upper()
 
 
-def license_validate(*, customer: Customer, key: str, at: datetime | None = None) -> LicenseDecision:
-    """May this customer's user start the license `key` at `at` (default now)?
+@dataclass(frozen=True)
+class KeyFacts:
+    """What deciding about one key needs, read in one statement (_KEY_FACTS_SQL)."""
+
+    license_key_id: int
+    revoked: bool
+    customer_id: int
+    subscription_status: str
+    term_end: date
+    seats: int  # of the key's subscription
+    is_addon: bool
+    addon_family_seats: int  # an add-on's: its family's seats, every term together (0 for a base license)
+    base_family_seats: int  # an add-on's: the seats of the base family it runs on (0 for a base license)
+    calendar: WorkCalendar | None  # the customer's active work-hours policy, if any
+    mode: str | None  # that policy's mode
+    closed_periods: tuple[Period, ...]  # the customer's, when it has an active policy
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """A decision with what the work-hours record needs to know about it."""
+
+    decision: LicenseDecision
+    at: datetime  # the moment judged
+    facts: KeyFacts | None = None  # None for an unknown key
+
+
+def license_validate(*, customer: Customer | None, key: str, at: datetime | None = None) -> LicenseDecision:
+    """May the license `key` be started at `at` (default now)? See license_key_check."""
+    return license_key_check(customer=customer, key=key, at=at).decision
+
+
+def license_key_check(*, customer: Customer | None, key: str, at: datetime | None = None) -> KeyCheck:
+    """May the license `key` be started at `at` (default now)?
+
+    `customer`: the purchasing token's customer, whose keys alone are known to
+    it; None for a device, which holds nothing but the key.
 
     Checked in this order, the first failing check answers:
-      1. UNKNOWN_KEY — no such key for this customer. Another customer's key
+      1. UNKNOWN_KEY — no such key (of this customer). Another customer's key
          answers the same, so keys of others are never confirmed to exist.
       2. SUSPENDED — the key is revoked or the subscription suspended (a staff
          decision outranks everything the calendar says).
@@ -279,57 +320,123 @@ def license_validate(*, customer: Customer, key: str, at: datetime | None = None
          an add-on whose family has more seats than the base family it runs on
          (every term counted: RDA-1Y seats against SRA-1Y and SRA-3Y seats).
       5. OUTSIDE_WORKING_HOURS — an active work-hours policy and `at` outside
-         it, in the policy's time zone; mode "warn" is still valid, "block" not.
+         it (licensing.calendars); mode "warn" is still valid, "block" not.
          Last, because it is the only check that may still allow use.
       6. VALID.
+
+    One statement reads the key, its subscription, product, customer, policy,
+    closed periods and both seat sums. Devices validate at every start of the
+    application, so it is plain SQL (prepared once per connection on
+    PostgreSQL): through the ORM, compiling it cost more than running it.
     """
-    at = _aware(at or timezone.now())
-    license_key = (
-        LicenseKey.objects.select_related("subscription__product")
-        .filter(key=normalize_license_key(key), subscription__customer=customer)
-        .first()
-    )
-    if license_key is None:
-        return LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY)
-    subscription = license_key.subscription
-    if license_key.is_revoked or subscription.status == Subscription.Status.SUSPENDED:
+    at = aware(at or timezone.now())
+    facts = key_facts(key=normalize_license_key(key), customer_id=customer.pk if customer is not None else None)
+    if facts is None:
+        return KeyCheck(LicenseDecision(valid=False, code=DecisionCode.UNKNOWN_KEY), at)
+    return KeyCheck(_decide(facts, at), at, facts)
+
+
+def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
+    if facts.revoked or facts.subscription_status == Subscription.Status.SUSPENDED:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
-    if at.astimezone(JAPAN).date() > subscription.term_end:
+    if at.astimezone(JAPAN).date() > facts.term_end:
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
-    if not _has_seats(subscription):
+    if facts.seats <= 0 or (facts.is_addon and facts.addon_family_seats > facts.base_family_seats):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
-    policy = WorkHoursPolicy.objects.filter(customer=customer, is_active=True).first()
-    if policy is not None and not work_hours_contain(policy=policy, at=at):
+    if facts.calendar is not None and not is_inside_hours(facts.calendar, at, lambda: facts.closed_periods):
         return LicenseDecision(
-            valid=policy.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=policy.mode
+            valid=facts.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=facts.mode
         )
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
 
 
-def work_hours_contain(*, policy: WorkHoursPolicy, at: datetime) -> bool:
-    """Is `at` on a working day, at or after the start and before the end, in the policy's zone?"""
-    local = _aware(at).astimezone(policy.zone)
-    return local.isoweekday() in policy.working_days and policy.start_time <= local.time() < policy.end_time
+# The add-on rule's two sums, as addon_excess() counts them for provisioning: the seats of the key's
+# add-on family, every term together, and of the base family it runs on. Read for an add-on only.
+_FAMILY_SEATS = """COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e
+                  JOIN licensing_subscription fs ON fs.id = e.subscription_id
+                  JOIN licensing_product fp ON fp.id = fs.product_id
+                  WHERE fs.customer_id = s.customer_id AND fp.kind = '{kind}' AND fp.family = p.{family}), 0)"""
+
+_KEY_FACTS_SQL = f"""
+SELECT k.id, k.revoked_at IS NOT NULL, s.customer_id, s.status, s.term_end,
+       COALESCE((SELECT SUM(e.quantity) FROM licensing_seatledgerentry e WHERE e.subscription_id = s.id), 0),
+       p.kind = 'addon',
+       CASE WHEN p.kind = 'addon' THEN {_FAMILY_SEATS.format(kind="addon", family="family")} END,
+       CASE WHEN p.kind = 'addon' THEN {_FAMILY_SEATS.format(kind="base", family="base_family")} END,
+       c.time_zone, w.id, w.mode, w.time_zone, w.working_days, w.start_time, w.end_time, w.public_holidays,
+       (SELECT {{closed_periods}} FROM licensing_closedperiod cp WHERE cp.customer_id = s.customer_id AND w.id IS NOT NULL)
+FROM licensing_licensekey k
+JOIN licensing_subscription s ON s.id = k.subscription_id
+JOIN licensing_product p ON p.id = s.product_id
+JOIN licensing_customer c ON c.id = s.customer_id
+LEFT JOIN licensing_workhourspolicy w ON w.customer_id = s.customer_id AND w.is_active
+WHERE k.key = %s
+"""
+# The customer's closed periods as one text, "first last every_year" per period, comma-separated.
+_CLOSED_PERIODS_AGGREGATE = {
+    "postgresql": "string_agg(cp.first_day::text || ' ' || cp.last_day::text || ' ' || cp.every_year::text, ',')",
+    "sqlite": "group_concat(cp.first_day || ' ' || cp.last_day || ' ' || cp.every_year, ',')",
+}
 
 
-def _has_seats(subscription: Subscription) -> bool:
-    seats = subscription_seats(subscription=subscription)
-    if seats <= 0:
-        return False
-    product = subscription.product
-    if product.kind != Product.Kind.ADDON:
-        return True
-    # The add-on family's seats, every term together, against its base family's (one query).
-    family_seats = SeatLedgerEntry.objects.filter(subscription__customer_id=subscription.customer_id).aggregate(
-        addon=Sum("quantity", filter=Q(subscription__product__kind=Product.Kind.ADDON, subscription__product__family=product.family)),
-        base=Sum("quantity", filter=Q(subscription__product__kind=Product.Kind.BASE, subscription__product__family=product.base_family)),
+@functools.cache
+def _key_facts_sql(vendor: str, *, of_customer: bool) -> str:
+    sql = _KEY_FACTS_SQL.format(closed_periods=_CLOSED_PERIODS_AGGREGATE[vendor])
+    return sql + "AND s.customer_id = %s\n" if of_customer else sql
+
+
+def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
+    """The facts of the license key `key` (normalised), of that customer if one is given; None if there is none."""
+    if customer_id is None:
+        row = fetch_one(_key_facts_sql(connection.vendor, of_customer=False), [key])
+    else:
+        row = fetch_one(_key_facts_sql(connection.vendor, of_customer=True), [key, customer_id])
+    if row is None:
+        return None
+    (key_id, revoked, customer_id, status, term_end, seats, is_addon, addon_family_seats, base_family_seats,
+     customer_zone, policy_id, mode, policy_zone, working_days, start, end, holidays_country, closed_periods) = row  # fmt: skip
+    calendar = None
+    if policy_id is not None:
+        calendar = WorkCalendar(
+            zone=zone_or_japan(policy_zone or customer_zone),
+            working_days=frozenset(json.loads(working_days) if isinstance(working_days, str) else working_days),
+            start=_as_time(start),
+            end=_as_time(end),
+            holiday_country=holidays_country,
+        )
+    return KeyFacts(
+        closed_periods=_periods_from_text(closed_periods),
+        license_key_id=key_id,
+        revoked=bool(revoked),
+        customer_id=customer_id,
+        subscription_status=status,
+        term_end=_as_date(term_end),
+        is_addon=bool(is_addon),
+        seats=seats,
+        addon_family_seats=addon_family_seats or 0,
+        base_family_seats=base_family_seats or 0,
+        calendar=calendar,
+        mode=mode,
     )
-    return (family_seats["addon"] or 0) <= (family_seats["base"] or 0)
 
 
-def _aware(at: datetime) -> datetime:
-    # A time without an offset is read as Japan time, like everything else in Orderdesk.
-    return at if timezone.is_aware(at) else timezone.make_aware(at, JAPAN)
+def _periods_from_text(text: str | None) -> tuple[Period, ...]:
+    if not text:
+        return ()
+    periods = []
+    for period in text.split(","):
+        first, last, every_year = period.split(" ")
+        periods.append(Period(date.fromisoformat(first), date.fromisoformat(last), every_year in ("true", "1")))
+    return tuple(periods)
+
+
+# SQLite hands dates and times back as text; PostgreSQL as date and time objects.
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _as_time(value) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(value)
 
 
 def subscription_history(*, subscription: Subscription, since: datetime | None = None) -> QuerySet[SeatLedgerEntry]:
@@ -358,3 +465,65 @@ def with_seats_after(entries: Sequence[SeatLedgerEntry]) -> Sequence[SeatLedgerE
         balance += entry.quantity
         entry.seats_after = balance
     return entries
+
+
+# --- The work-hours record (licensing.validation writes it) -------------------------------
+
+OUTSIDE_HOURS_COLUMNS = ("at", "local_time", "time_zone", "key", "sku", "mode", "allowed")
+
+
+def customer_work_hours_zone(*, customer: Customer) -> ZoneInfo:
+    """The zone the customer's working hours are judged in: the policy's, else the customer's."""
+    policy = WorkHoursPolicy.objects.filter(customer=customer).first()
+    return policy.zone if policy is not None else zone_or_japan(customer.time_zone)
+
+
+def month_bounds(*, year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first moment of the month and of the next one, in `zone`."""
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return start, end
+
+
+def outside_hours_rows(*, customer: Customer, year: int, month: int) -> Iterator[tuple]:
+    """The customer's outside-hours validations of one month (in its work-hours zone), oldest first, as CSV rows."""
+    start, end = month_bounds(year=year, month=month, zone=customer_work_hours_zone(customer=customer))
+    rows = (
+        OutsideHoursValidation.objects.filter(customer=customer, at__gte=start, at__lt=end)
+        .order_by("at", "id")
+        .values_list("at", "time_zone", "license_key__key", "license_key__subscription__product__sku", "mode", "allowed")
+    )
+    for at, zone_name, key, sku, mode, allowed in rows.iterator(chunk_size=2000):
+        local = at.astimezone(zone_or_japan(zone_name))
+        yield (local.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"), zone_name, key, sku, mode, "true" if allowed else "false")
+
+
+def outside_hours_counts(*, customer_ids: Iterable[int], since: datetime) -> dict[int, int]:
+    """customer id → outside-hours validations since `since`, in one grouped query."""
+    rows = (
+        OutsideHoursValidation.objects.filter(customer_id__in=list(customer_ids), at__gte=since)
+        .order_by()
+        .values_list("customer_id")
+        .annotate(total=Count("id"))
+    )
+    return dict(rows)
+
+
+def customer_ledgers(*, customer: Customer) -> dict[int, list[SeatLedgerEntry]]:
+    """subscription id → its ledger oldest first, each entry with `seats_after`, for all the customer's subscriptions in one query."""
+    ledgers: dict[int, list[SeatLedgerEntry]] = {}
+    entries = SeatLedgerEntry.objects.filter(subscription__customer=customer).order_by("subscription_id", "created_at", "id")
+    for entry in entries:
+        ledger = ledgers.setdefault(entry.subscription_id, [])
+        entry.seats_after = (ledger[-1].seats_after if ledger else 0) + entry.quantity
+        ledger.append(entry)
+    return ledgers
+
+
+def customer_search(*, query: str) -> QuerySet[Customer]:
+    """Customers whose code or name contains `query` (all without one), by code."""
+    customers = Customer.objects.order_by("code")
+    query = query.strip()
+    if query:
+        customers = customers.filter(Q(code__icontains=query) | Q(name__icontains=query))
+    return customers

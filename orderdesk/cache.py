@@ -7,11 +7,13 @@ cache, so this is on the hot path. A redis.Redis is safe to share: it takes
 a connection from its pool for each command.
 
 count_in_window() is the counter behind the API's rate limit
-(orderdesk.api.throttling); add_flag() the key that says a gather message is
+(orderdesk.api.throttling), count_in_windows() the key-only validation's two
+(licensing.api.throttling); add_flag() the key that says a gather message is
 pending (orders.services.queueing).
 """
 
 import functools
+from collections.abc import Sequence
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -35,10 +37,16 @@ class OrderdeskRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
 
-    # Start the window if there is none, add one, read the time left: one atomic command.
-    _COUNT_IN_WINDOW = """
-        redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-        return {redis.call('INCR', KEYS[1]), redis.call('PTTL', KEYS[1])}
+    # For each counter: start its window if there is none, add one, read the time left. One atomic
+    # command however many counters a request is counted against (a device's address and its key).
+    _COUNT_IN_WINDOWS = """
+        local counted = {}
+        for i, key in ipairs(KEYS) do
+            redis.call('SET', key, 0, 'EX', ARGV[i], 'NX')
+            counted[2 * i - 1] = redis.call('INCR', key)
+            counted[2 * i] = redis.call('PTTL', key)
+        end
+        return counted
     """
 
     def add_flag(self, key: str, *, timeout: int) -> bool:
@@ -46,11 +54,11 @@ class OrderdeskRedisCache(RedisCache):
         key = self.make_key(key)
         return bool(self._cache.get_client(key, write=True).set(key, b"1", nx=True, ex=timeout))
 
-    def count_in_window(self, key: str, *, period: int) -> tuple[int, float]:
-        key = self.make_and_validate_key(key)
-        client = self._cache.get_client(key, write=True)
-        count, milliseconds_left = _registered_script(client, self._COUNT_IN_WINDOW)(keys=[key], args=[period])
-        return count, max(milliseconds_left, 0) / 1000
+    def count_in_windows(self, windows: Sequence[tuple[str, int]]) -> list[tuple[int, float]]:
+        keys = [self.make_and_validate_key(key) for key, _period in windows]
+        client = self._cache.get_client(keys[0], write=True)
+        counted = _registered_script(client, self._COUNT_IN_WINDOWS)(keys=keys, args=[period for _key, period in windows])
+        return [(counted[i], max(counted[i + 1], 0) / 1000) for i in range(0, len(counted), 2)]
 
 
 @functools.cache
@@ -67,15 +75,23 @@ def count_in_window(key: str, *, period: int, now: float, cache=None) -> tuple[i
     embedded mode) it reads and writes the entry, so two processes racing may
     lose a count: good enough for a single web process.
     """
+    return count_in_windows([(key, period)], now=now, cache=cache)[0]
+
+
+def count_in_windows(windows: Sequence[tuple[str, int]], *, now: float, cache=None) -> list[tuple[int, float]]:
+    """count_in_window() for several (key, period) counters at once: on Redis, in one round trip."""
     cache = cache or caches["default"]  # the backend itself: django.core.cache.cache is a proxy
     if isinstance(cache, OrderdeskRedisCache):
-        return cache.count_in_window(key, period=period)
-    window_end, count = cache.get(key) or (now + period, 0)
-    if window_end <= now:
-        window_end, count = now + period, 0
-    count += 1
-    cache.set(key, (window_end, count), timeout=window_end - now)
-    return count, window_end - now
+        return cache.count_in_windows(windows)
+    counted = []
+    for key, period in windows:
+        window_end, count = cache.get(key) or (now + period, 0)
+        if window_end <= now:
+            window_end, count = now + period, 0
+        count += 1
+        cache.set(key, (window_end, count), timeout=window_end - now)
+        counted.append((count, window_end - now))
+    return counted
 
 
 def add_flag(key: str, *, timeout: int, cache) -> bool:

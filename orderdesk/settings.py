@@ -282,6 +282,35 @@ STORAGES = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 
+# --- Licenses: validation from devices, the work-hours record ------------------------
+
+_RATE_FORMAT = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _rate(name: str, default: str) -> str:
+    """A rate such as 300/min (DRF's throttle format), checked at start-up."""
+    value = env_str(name, default)
+    if not _RATE_FORMAT.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 300/min (N/sec, N/min, N/hour or N/day); got {value!r}")
+    return value
+
+
+# POST /api/v1/licenses/validate/ with the license key alone (a device): at most
+# this many validations per key, and per client address (the connection's, or
+# behind TRUSTED_PROXY_COUNT proxies the one they forwarded), each in a window that starts with its
+# first request. One key covers every seat of an order line, so its limit must
+# allow all those devices starting at 9:00.
+LICENSE_VALIDATE_KEY_RATE_LIMIT = _rate("LICENSE_VALIDATE_KEY_RATE_LIMIT", "300/min")
+LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = _rate("LICENSE_VALIDATE_ADDRESS_RATE_LIMIT", "600/min")
+# A device's `at` is used only within this many seconds of the server clock; else the server's time is judged.
+LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS = env_int("LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS", 300, minimum=0)
+# The work-hours record (outside-hours rows, daily counters) is pruned after this many days.
+# Japanese labour law keeps attendance records for 5 years (3 during the transition): 3 years by default.
+WORK_HOURS_RECORD_RETENTION_DAYS = env_int("WORK_HOURS_RECORD_RETENTION_DAYS", 3 * 365, minimum=1)
+# For bench/validate.py only, which measures what the record adds to a validation
+# against a server that skips it. Never set in production: the unions rely on the record.
+ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD = env_bool("ORDERDESK_BENCH_SKIP_WORK_HOURS_RECORD", False)
+
 # --- Customer API -------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -309,7 +338,10 @@ SPECTACULAR_SETTINGS = {
         "Rate limit: each token may make "
         + env_str("API_RATE_LIMIT", "6000/min")
         + " requests, in a window that starts with its first request; beyond that the API answers 429"
-        " with a `Retry-After` header (seconds until the window ends)."
+        " with a `Retry-After` header (seconds until the window ends).\n\n"
+        "Devices may validate a license key without a token (`POST /api/v1/licenses/validate/` with the key"
+        " alone): at most " + LICENSE_VALIDATE_KEY_RATE_LIMIT + " per key and "
+        + LICENSE_VALIDATE_ADDRESS_RATE_LIMIT + " per client address, with the same 429 and `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -567,6 +599,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "control.tasks.send_daily_digest",
         "schedule": crontab(hour=DIGEST_SEND_HOUR, minute=DIGEST_SEND_MINUTE),
     },
+    "prune-work-hours-record": {"task": "licensing.tasks.prune_work_hours_record", "schedule": crontab(hour=3, minute=30)},
 }
 
 

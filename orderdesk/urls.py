@@ -12,6 +12,7 @@ urlpatterns = [
     path("quotes/<str:number>/accept/", quote_accept, name="quote_accept"),
     path("quotes/", include("quotes.urls")),
     path("backlog/", include("orders.urls")),
+    path("customers/", include("licensing.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     # Before Django's own: the switcher also saves a signed-in user's preference.
@@ -26,10 +27,11 @@ urlpatterns = [
 ]
 
 if env_bool("ORDERDESK_BENCH_CEILING", False):
-    # Only bench/intake.py sets this, for the gunicorn it starts on loopback.
-    from bench.ceiling_view import ceiling_insert
+    # Only bench/intake.py and bench/validate.py set this, for the gunicorn it starts on loopback.
+    from bench.ceiling_view import ceiling_insert, json_minimal
 
     urlpatterns.append(path("bench/ceiling/", ceiling_insert, name="bench-ceiling"))
+    urlpatterns.append(path("bench/json/", json_minimal, name="bench-json"))
 
 handler400 = "orderdesk.views.bad_request"
 handler404 = "orderdesk.views.not_found"

@@ -16,6 +16,8 @@ def _reload_urls():
 def test_the_ceiling_view_is_not_routed_in_a_normal_deployment():
     with pytest.raises(Resolver404):
         resolve("/bench/ceiling/")
+    with pytest.raises(Resolver404):
+        resolve("/bench/json/")
 
 
 def test_the_ceiling_view_is_routed_when_the_bench_sets_its_variable(monkeypatch):
@@ -23,6 +25,7 @@ def test_the_ceiling_view_is_routed_when_the_bench_sets_its_variable(monkeypatch
     try:
         _reload_urls()
         assert resolve("/bench/ceiling/").url_name == "bench-ceiling"
+        assert resolve("/bench/json/").url_name == "bench-json"
     finally:
         monkeypatch.delenv("ORDERDESK_BENCH_CEILING")
         _reload_urls()

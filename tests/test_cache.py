@@ -6,7 +6,7 @@ import uuid
 
 from django.core.cache.backends.locmem import LocMemCache
 
-from orderdesk.cache import OrderdeskRedisCache, count_in_window
+from orderdesk.cache import OrderdeskRedisCache, count_in_window, count_in_windows
 from tests.conftest import skip_or_fail
 
 
@@ -65,3 +65,26 @@ def test_the_rate_limit_counter_on_redis_counts_within_a_window_and_starts_again
 
 def test_the_rate_limit_counter_in_other_caches_counts_the_same_way():
     _counts_in_one_window_then_starts_again(LocMemCache(f"test-{uuid.uuid4().hex}", {}))
+
+
+def _counts_several_windows_each_on_its_own(cache):
+    short, long = f"test-short-{uuid.uuid4().hex}", f"test-long-{uuid.uuid4().hex}"
+    count_in_window(long, period=60, now=time.time(), cache=cache)
+
+    counted = count_in_windows([(short, 1), (long, 60)], now=time.time(), cache=cache)
+
+    assert [count for count, _left in counted] == [1, 2]
+    assert 0 < counted[0][1] <= 1 and 1 < counted[1][1] <= 60
+    time.sleep(1.1)  # the short window ends; the long one goes on
+    assert [count for count, _left in count_in_windows([(short, 1), (long, 60)], now=time.time(), cache=cache)] == [1, 3]
+
+
+def test_several_counters_on_redis_are_counted_in_one_call_each_in_its_window():
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        skip_or_fail("needs Redis: set CELERY_BROKER_URL=redis://…")
+    _counts_several_windows_each_on_its_own(OrderdeskRedisCache(url, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"}))
+
+
+def test_several_counters_in_other_caches_are_counted_the_same_way():
+    _counts_several_windows_each_on_its_own(LocMemCache(f"test-{uuid.uuid4().hex}", {}))

@@ -70,6 +70,9 @@ def test_a_work_hours_policy_is_edited_on_the_customer_page(admin_client, custom
         "work_hours_policy-0-working_days": ["1", "2", "3", "4", "5", "6"],
         "work_hours_policy-0-start_time": "08:30",
         "work_hours_policy-0-end_time": "17:30",
+        "work_hours_policy-0-public_holidays": "JP",
+        "closed_periods-TOTAL_FORMS": "0",
+        "closed_periods-INITIAL_FORMS": "0",
         "api_tokens-TOTAL_FORMS": "0",
         "api_tokens-INITIAL_FORMS": "0",
     }

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 
-from licensing.models import Subscription, WorkHoursPolicy
+from licensing.models import ClosedPeriod, Product, Subscription, WorkHoursPolicy
 from licensing.selectors import LicenseDecision, license_validate
 from licensing.services import license_key_revoke, seats_adjust
 from tests.factories import provision
-from tests.factories import CustomerFactory, WorkHoursPolicyFactory
+from tests.factories import CustomerFactory, ProductFactory, WorkHoursPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +93,22 @@ def test_an_addon_with_more_seats_than_its_base_is_at_its_seat_limit(customer, c
     assert validate(customer, base_key, tokyo(MONDAY, 10)).code == "VALID"
 
 
+def test_an_addon_family_is_judged_against_every_term_of_its_base_family(customer, catalog):
+    sra_3y = ProductFactory(sku="SRA-3Y", family="SRA", kind=Product.Kind.BASE, term_months=36)
+    rda_3y = ProductFactory(sku="RDA-3Y", family="RDA", kind=Product.Kind.ADDON, base_family="SRA", term_months=36)
+    licensed_key(customer, catalog["SRA-1Y"], seats=2, reference="order-line:1")
+    three_year_key = licensed_key(customer, sra_3y, seats=3, reference="order-line:2")
+    addon_key = licensed_key(customer, catalog["RDA-1Y"], seats=4, reference="order-line:3")
+    licensed_key(customer, rda_3y, seats=1, reference="order-line:4")
+    # RDA-1Y and RDA-3Y together (5) against SRA-1Y and SRA-3Y together (5).
+    assert validate(customer, addon_key, tokyo(MONDAY, 10)).code == "VALID"
+
+    seats_adjust(subscription=three_year_key.subscription, quantity=-1, reference="correction:1", reason="one user left")
+
+    assert validate(customer, addon_key, tokyo(MONDAY, 10)) == LicenseDecision(False, "SEAT_LIMIT")
+    assert validate(customer, three_year_key, tokyo(MONDAY, 10)).code == "VALID"
+
+
 def test_a_revoked_key_after_its_term_answers_suspended_first(customer, key):
     license_key_revoke(license_key=key)
 
@@ -170,8 +186,8 @@ def test_a_time_without_an_offset_is_read_as_japan_time(customer, key):
         ({"working_days": [1, 1]}, "working_days"),
         ({"working_days": "Mon-Fri"}, "working_days"),
         ({"time_zone": "Tokyo/Osaka"}, "time_zone"),
-        ({"start_time": time(18, 0), "end_time": time(9, 0)}, "end_time"),
         ({"start_time": time(9, 0), "end_time": time(9, 0)}, "end_time"),
+        ({"public_holidays": "XX"}, "public_holidays"),
     ],
 )
 def test_an_invalid_policy_is_refused_naming_the_field(customer, fields, bad_field):
@@ -192,14 +208,18 @@ def test_seed_demo_gives_demo2_a_weekday_office_hours_policy_once():
     policy = WorkHoursPolicy.objects.get()
     assert policy.customer.code == "DEMO2"
     assert (policy.mode, policy.zone, policy.working_days) == ("warn", TOKYO, [1, 2, 3, 4, 5])
-    assert (policy.start_time, policy.end_time) == (time(9, 0), time(18, 0))
+    assert (policy.start_time, policy.end_time, policy.public_holidays) == (time(9, 0), time(18, 0), "JP")
+    assert sorted(policy.customer.closed_periods.values_list("name", flat=True)) == ["お盆", "年末年始"]
     assert not Subscription.objects.exists()  # seats come from the pipeline, not from seed data
 
 
-def test_validating_an_addon_key_under_a_policy_takes_four_queries(customer, catalog, django_assert_num_queries):
+def test_validating_an_addon_key_under_a_policy_takes_one_query(customer, catalog, django_assert_num_queries):
     licensed_key(customer, catalog["SRA-1Y"], seats=5, reference="order-line:1")
     addon_key = licensed_key(customer, catalog["RDA-1Y"], seats=5, reference="order-line:2")
     WorkHoursPolicyFactory(customer=customer)
+    ClosedPeriod.objects.create(customer=customer, name="年末年始", first_day=date(2026, 12, 29), last_day=date(2027, 1, 3))
 
-    with django_assert_num_queries(4):  # key, its seats, the base's seats, the policy
+    with django_assert_num_queries(1):  # the key with its seats, the base's seats, the policy and its closed periods
         assert validate(customer, addon_key, tokyo(MONDAY, 10)).code == "VALID"
+    with django_assert_num_queries(1):
+        assert validate(customer, addon_key, tokyo(date(2026, 12, 29), 10)).code == "OUTSIDE_WORKING_HOURS"

@@ -1,3 +1,5 @@
+import re
+
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -106,3 +108,20 @@ class LicenseDecisionSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The work-hours policy's mode with OUTSIDE_WORKING_HOURS, else null.",
     )
+
+
+class MonthField(serializers.CharField):
+    """A month as YYYY-MM, to (year, month)."""
+
+    default_error_messages = {"invalid": "Give the month as YYYY-MM, e.g. 2026-12."}
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+            self.fail("invalid")
+        return int(match.group(1)), int(match.group(2))
+
+
+class MonthQuerySerializer(serializers.Serializer):
+    month = MonthField(max_length=7)

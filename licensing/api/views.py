@@ -1,10 +1,15 @@
+import csv
 from dataclasses import asdict
 
+from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from licensing.api.serializers import (
@@ -14,19 +19,44 @@ from licensing.api.serializers import (
     LicenseHistoryQuerySerializer,
     LicenseKeySerializer,
     LicenseValidateInputSerializer,
+    MonthQuerySerializer,
     ProductSerializer,
     SubscriptionSerializer,
 )
+from licensing.api.throttling import KeyOnlyThrottle
 from licensing.models import Product, Subscription
 from licensing.selectors import (
+    OUTSIDE_HOURS_COLUMNS,
     customer_subscriptions,
-    license_validate,
+    outside_hours_rows,
     subscription_history,
     subscription_keys,
     with_seats_after,
 )
+from licensing.validation import device_moment, license_check
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
+from orderdesk.api.throttling import CustomerTokenThrottle
+
+# Key-only answers say which moment they judged (the device's `at`, or the server's clock).
+CHECKED_AT_HEADER = "Orderdesk-Checked-At"
+CHECKED_AT = OpenApiParameter(
+    CHECKED_AT_HEADER,
+    OpenApiTypes.DATETIME,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="Key-only answers: the moment judged (your `at`, or the server's time when yours was off by more than the tolerance).",
+)
+RATE_LIMITED = OpenApiResponse(
+    description="application/problem+json, type `rate-limited`, with `Retry-After` (seconds until the window ends)."
+)
+
+
+class CsvRenderer(JSONRenderer):
+    """Makes `Accept: text/csv` acceptable; the CSV is an HttpResponse no renderer touches, errors stay JSON."""
+
+    media_type = "text/csv"
+    format = "csv"
 
 
 class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -117,19 +147,86 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description=(
             "Answers a decision with a reason code, checked in this order: UNKNOWN_KEY (no such key of yours), "
             "SUSPENDED (key revoked or subscription suspended), EXPIRED (after the term's last day, Japan time), "
-            "SEAT_LIMIT (no seats, or add-on seats above base seats), OUTSIDE_WORKING_HOURS (your work-hours "
-            "policy; `mode` warn keeps `valid` true, block makes it false), VALID."
+            "SEAT_LIMIT (no seats, or an add-on family with more seats than the base family it runs on), "
+            "OUTSIDE_WORKING_HOURS (your work-hours policy: days, hours — a shift may cross midnight —, public "
+            "holidays and your closed days; `mode` warn keeps `valid` true, block makes it false), VALID.\n\n"
+            "**With your token** (a purchasing system): any `at` is judged, and only your own keys are known.\n\n"
+            "**With the key alone** (no `Authorization` header: an application on an employee's device): the "
+            "answer is the same `{valid, code, mode}` and nothing else. `at` is used only within "
+            f"{settings.LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS} seconds of the server's clock; otherwise the "
+            "server's time is judged. The header `Orderdesk-Checked-At` says which moment was judged. "
+            f"Rate-limited to {settings.LICENSE_VALIDATE_KEY_RATE_LIMIT} per key and "
+            f"{settings.LICENSE_VALIDATE_ADDRESS_RATE_LIMIT} per client address (429 with `Retry-After`). "
+            "`Idempotency-Key` is accepted and ignored: a device always gets a fresh answer.\n\n"
+            "Where your company has a work-hours policy, every validation outside working hours is recorded "
+            "(see `GET /api/v1/licenses/outside-hours/`)."
         ),
-        parameters=[IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY, CHECKED_AT],
         request=LicenseValidateInputSerializer,
-        responses={200: LicenseDecisionSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+        responses={
+            200: LicenseDecisionSerializer,
+            400: PROBLEM,
+            401: OpenApiResponse(description="application/problem+json: an `Authorization` header with a token that is not valid."),
+            409: PROBLEM,
+            413: PROBLEM,
+            415: PROBLEM,
+            422: PROBLEM,
+            429: RATE_LIMITED,
+        },
+        auth=[{"customerToken": []}, {}],
     )
-    @action(detail=False, methods=["post"])
-    @idempotent
+    @action(
+        detail=False,
+        methods=["post"],
+        permission_classes=[],  # a token, or none at all (a device): a bad token is still 401
+        throttle_classes=[CustomerTokenThrottle, KeyOnlyThrottle],
+    )
     def validate(self, request):
-        payload = LicenseValidateInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        decision = license_validate(
-            customer=request.user.customer, key=payload.validated_data["key"], at=payload.validated_data.get("at")
-        )
-        return Response(LicenseDecisionSerializer(asdict(decision)).data)
+        if request.auth is not None:
+            return self._validate_for_purchasing_system(request)
+        payload = _validate_input(request)
+        moment = device_moment(payload.get("at"))
+        decision = license_check(key=payload["key"], at=moment.at)
+        return Response(asdict(decision), headers={CHECKED_AT_HEADER: moment.at.isoformat()})
+
+    @idempotent
+    def _validate_for_purchasing_system(self, request):
+        payload = _validate_input(request)
+        decision = license_check(customer=request.user.customer, key=payload["key"], at=payload.get("at"))
+        return Response(asdict(decision))  # the fields of LicenseDecisionSerializer, which the schema shows
+
+    @extend_schema(
+        summary="Your work-hours record: validations outside working hours in one month (CSV)",
+        description=(
+            "One line per validation of your keys outside your working hours (労務管理), oldest first: `at` "
+            "(ISO-8601 with offset), `local_time` and `time_zone` (the zone your hours were judged in), `key`, "
+            "`sku`, `mode` (warn or block) and `allowed` (true in warn mode). The month runs in your work-hours "
+            "policy's time zone. UTF-8, comma-separated, with a header line. Rows are kept for "
+            f"{settings.WORK_HOURS_RECORD_RETENTION_DAYS} days."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "month", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True, pattern=r"^\d{4}-\d{2}$",
+                description="The month, as YYYY-MM (e.g. 2026-12).",
+            )
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR, 400: PROBLEM, 401: PROBLEM, 429: RATE_LIMITED},
+    )
+    @action(detail=False, methods=["get"], url_path="outside-hours", renderer_classes=[JSONRenderer, CsvRenderer])
+    def outside_hours(self, request):
+        month = MonthQuerySerializer(data=request.query_params)
+        month.is_valid(raise_exception=True)
+        year, month_number = month.validated_data["month"]
+        customer = request.user.customer
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="outside-hours-{customer.code}-{year:04d}-{month_number:02d}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(OUTSIDE_HOURS_COLUMNS)
+        writer.writerows(outside_hours_rows(customer=customer, year=year, month=month_number))
+        return response
+
+
+def _validate_input(request) -> dict:
+    payload = LicenseValidateInputSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return payload.validated_data

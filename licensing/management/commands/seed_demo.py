@@ -1,12 +1,12 @@
 """Demo catalog, customers and staff. Safe to run again: it updates what exists."""
 
-from datetime import time
+from datetime import date, time
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from licensing.models import Customer, PriceTier, Product, WorkHoursPolicy
+from licensing.models import ClosedPeriod, Customer, PriceTier, Product, WorkHoursPolicy
 
 PRODUCTS = [
     {
@@ -108,15 +108,22 @@ class Command(BaseCommand):
             )
 
     def _work_hours_policies(self):
-        # DEMO2 shows 労務管理: license use outside weekday office hours is warned about.
+        # DEMO2 shows 労務管理: license use outside weekday office hours, on Japanese public
+        # holidays and during the company's year-end and summer breaks is warned about.
+        demo2 = Customer.objects.get(code="DEMO2")
+        for name, first_day, last_day in (("年末年始", date(2026, 12, 29), date(2027, 1, 3)), ("お盆", date(2026, 8, 13), date(2026, 8, 16))):
+            ClosedPeriod.objects.get_or_create(
+                customer=demo2, name=name, defaults={"first_day": first_day, "last_day": last_day, "every_year": True}
+            )
         WorkHoursPolicy.objects.update_or_create(
-            customer=Customer.objects.get(code="DEMO2"),
+            customer=demo2,
             defaults={
                 "mode": WorkHoursPolicy.Mode.WARN,
                 "time_zone": "Asia/Tokyo",
                 "working_days": [1, 2, 3, 4, 5],
                 "start_time": time(9, 0),
                 "end_time": time(18, 0),
+                "public_holidays": "JP",
                 "is_active": True,
             },
         )
