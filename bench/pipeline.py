@@ -50,10 +50,12 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.pdf_ceiling import render_plain_reportlab  # noqa: E402
-from licensing.models import Customer, Product  # noqa: E402
-from licensing.pricing import LineAmount, document_totals, product_unit_price  # noqa: E402
-from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
+from bench.pg_sampler import Sampler  # noqa: E402
+from licensing.models import Customer  # noqa: E402
+from orderdesk.audit import Actor  # noqa: E402
+from orders.models import Order  # noqa: E402
 from orders.services.documents import order_quote_document  # noqa: E402
+from orders.services.intake import order_submit  # noqa: E402
 from orders.services.pipeline import order_advance, orders_advance  # noqa: E402
 from orders.services.queueing import enqueue_new_order, clear_gather_pending  # noqa: E402
 
@@ -92,9 +94,12 @@ def main() -> None:
     _purge_pipeline_queues()
     with tempfile.TemporaryDirectory() as log_dir:
         workers = [_start_worker(Path(log_dir), index, args.pool) for index in range(args.workers)]
+        sampler = Sampler(_database_url())
+        sampler.start()
         try:
             seconds, drained_seconds = _run_surge(surge)
         finally:
+            locks = sampler.stop()
             _stop(workers)
     ceiling_after = _ceiling(document, args.ceiling_renders)
 
@@ -117,6 +122,14 @@ def main() -> None:
     for counts in per_step:
         steps.update(counts)
     print("  alone, by step (mean): " + ", ".join(f"{step} {total / len(per_step):.1f}" for step, total in steps.items()))
+    print("row locks during the surge (bench/pg_sampler.py, pg_stat_activity every 5 ms):")
+    for line in locks.report():
+        print(f"  {line}")
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgresql://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _bench_customers(run: str, group: str) -> list[Customer]:
@@ -127,58 +140,22 @@ def _bench_customers(run: str, group: str) -> list[Customer]:
 
 
 def _insert_orders(*, run: str, customers: list[Customer], count: int, prefix: str) -> list[int]:
-    """Received orders of two lines (base and add-on), inserted in bulk as a surge would leave them.
+    """Received orders of two lines (base and add-on), submitted through the intake as the API submits them.
 
     Each customer's orders differ in quantity, so the duplicate rule lets them through.
+    No worker runs yet: they wait in `received`, as a surge leaves them.
     """
-    base, addon = Product.objects.prefetch_related("price_tiers").get(sku="SRA-1Y"), Product.objects.prefetch_related(
-        "price_tiers"
-    ).get(sku="RDA-1Y")
-    orders, lines_by_number = [], {}
+    actor = Actor.system("bench")
+    order_ids = []
     for index in range(count):
         customer = customers[index % len(customers)]
         quantity = 1 + index // len(customers)
-        number = f"{prefix}{run}-{index:06d}"
-        lines = [_line(base, quantity, 1), _line(addon, quantity, 2)]
-        totals = document_totals([LineAmount(amount=line.amount, tax_rate=line.tax_rate) for line in lines])
-        orders.append(
-            Order(
-                number=number,
-                customer=customer,
-                po_number=f"PO-{number}",
-                subtotal=totals.subtotal,
-                tax=totals.tax,
-                total=totals.total,
-            )
-        )
-        lines_by_number[number] = lines
-    created = Order.objects.bulk_create(orders, batch_size=1000)
-    order_lines = []
-    for order in created:
-        for line in lines_by_number[order.number]:
-            line.order = order
-            order_lines.append(line)
-    OrderLine.objects.bulk_create(order_lines, batch_size=2000)
-    OrderEvent.objects.bulk_create(
-        [OrderEvent(order=order, actor_label="bench", action="received", to_status="received", reason="order received") for order in created],
-        batch_size=2000,
-    )
-    return [order.pk for order in created]
-
-
-def _line(product: Product, quantity: int, position: int) -> OrderLine:
-    unit_price = product_unit_price(product, quantity)
-    return OrderLine(
-        position=position,
-        product=product,
-        sku=product.sku,
-        product_name=product.name_ja,
-        unit=product.unit,
-        quantity=quantity,
-        unit_price=unit_price,
-        amount=unit_price * quantity,
-        tax_rate=product.tax_rate,
-    )
+        data = {
+            "po_number": f"PO-{prefix}{run}-{index:06d}",
+            "lines": [{"sku": "SRA-1Y", "quantity": quantity}, {"sku": "RDA-1Y", "quantity": quantity}],
+        }
+        order_ids.append(order_submit(customer=customer, data=data, actor=actor, source=Order.Source.API).pk)
+    return order_ids
 
 
 def _count_queries(order_ids: list[int]) -> list[Counter]:

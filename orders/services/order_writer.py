@@ -51,12 +51,13 @@ class ReplayableResponse:
 
 class OrmOrderWriter:
     def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable) -> Order:
-        """Store the order (see the module docstring); returns it with its lines in `prefetched_lines`."""
+        """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`."""
         rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
         with transaction.atomic():
             order = Order(**rows.order)
             order.save(force_insert=True)
-            order.prefetched_lines = OrderLine.objects.bulk_create([OrderLine(**{**line, "order_id": order.pk}) for line in rows.lines])
+            OrderLine.objects.bulk_create([OrderLine(**{**line, "order_id": order.pk}) for line in rows.lines])
+            order.prefetched_lines = new_order.lines
             OrderEvent(**{**rows.event, "order_id": order.pk}).save(force_insert=True)
             response = replayable(order) if replayable is not None else None
             if response is not None and response.record_id is not None:
@@ -76,7 +77,7 @@ class PostgresOrderWriter:
         """
         rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
         order = _loaded(Order, rows.order)
-        order.prefetched_lines = [_loaded(OrderLine, line) for line in rows.lines]
+        order.prefetched_lines = new_order.lines
         response = replayable(order) if replayable is not None else None
         document = {
             "order": rows.order,
@@ -93,8 +94,6 @@ class PostgresOrderWriter:
                     None if response is None else response.record_id,
                 ],
             )
-        for line in order.prefetched_lines:
-            line.order_id = order.pk
         transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
