@@ -56,24 +56,31 @@ def step_of(query: str) -> str | None:
 class LockSample:
     interval: float
     lock_wait_seconds: float = 0.0
-    # (pid, xact_start) → [step or None, longest age seen in seconds]
+    # (pid, xact_start) → [step or None, longest age seen in seconds, seconds seen waiting for a lock]
     transactions: dict = field(default_factory=dict)
 
     def durations_by_step(self) -> dict[str, list[float]]:
         by_step = defaultdict(list)
-        for step, longest in self.transactions.values():
+        for step, longest, _waited in self.transactions.values():
             by_step[step or "other"].append(longest)
+        return dict(by_step)
+
+    def waits_by_step(self) -> dict[str, float]:
+        by_step = defaultdict(float)
+        for step, _longest, waited in self.transactions.values():
+            by_step[step or "other"] += waited
         return dict(by_step)
 
     def report(self) -> list[str]:
         lines = [f"lock wait (backends waiting for a row lock): {self.lock_wait_seconds:.2f} backend-seconds"]
+        waits = self.waits_by_step()
         for step in (*STEP_STATUSES, "other"):
             durations = self.durations_by_step().get(step, [])
             if not durations:
                 continue
             lines.append(
                 f"  {step:<13} {len(durations):5d} transactions seen, held p50 {statistics.median(durations) * 1000:7.1f} ms, "
-                f"max {max(durations) * 1000:7.1f} ms, total {sum(durations):6.2f} s"
+                f"max {max(durations) * 1000:7.1f} ms, total {sum(durations):6.2f} s; waited for locks {waits.get(step, 0.0):5.2f} s"
             )
         return lines
 
@@ -83,28 +90,29 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.database_url = database_url
         self.sample = LockSample(interval=interval)
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             database = conn.info.dbname
             own = conn.info.backend_pid
-            while not self._stop.is_set():
+            while not self._done.is_set():
                 rows = conn.execute(
                     "SELECT pid, wait_event_type, xact_start, extract(epoch FROM now() - xact_start), query"
                     " FROM pg_stat_activity WHERE datname = %s AND pid <> %s AND xact_start IS NOT NULL",
                     [database, own],
                 ).fetchall()
                 for pid, wait_type, xact_start, age, query in rows:
-                    if wait_type == "Lock":
-                        self.sample.lock_wait_seconds += self.sample.interval
-                    entry = self.sample.transactions.setdefault((pid, xact_start), [None, 0.0])
+                    entry = self.sample.transactions.setdefault((pid, xact_start), [None, 0.0, 0.0])
                     entry[0] = entry[0] or step_of(query or "")
                     entry[1] = max(entry[1], float(age or 0))
+                    if wait_type == "Lock":
+                        self.sample.lock_wait_seconds += self.sample.interval
+                        entry[2] += self.sample.interval
                 time.sleep(self.sample.interval)
 
     def stop(self) -> LockSample:
-        self._stop.set()
+        self._done.set()
         self.join(timeout=5)
         return self.sample
 

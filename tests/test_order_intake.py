@@ -231,3 +231,20 @@ def test_the_rows_of_a_new_order_give_every_column_of_its_models(customer, catal
     assert set(rows.order) == columns(Order)
     assert all(set(line) == columns(OrderLine) for line in rows.lines)
     assert set(rows.event) == columns(OrderEvent)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        timezone.now(),
+        timezone.now().replace(microsecond=0),
+        timezone.datetime(2026, 12, 31, 15, 0, tzinfo=timezone.utc),
+    ],
+    ids=["now", "whole-second", "new-year-in-japan"],
+)
+def test_order_bodies_write_dates_as_drf_does(moment):
+    from rest_framework import serializers
+
+    from orders.api.serializers import api_datetime
+
+    assert api_datetime(moment) == serializers.DateTimeField().to_representation(moment)
