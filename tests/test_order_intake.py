@@ -1,7 +1,7 @@
 """The one way an order is born (orders.services.intake): the validator, the writers, the API's 201."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -238,7 +238,7 @@ def test_the_rows_of_a_new_order_give_every_column_of_its_models(customer, catal
     [
         timezone.now(),
         timezone.now().replace(microsecond=0),
-        timezone.datetime(2026, 12, 31, 15, 0, tzinfo=timezone.utc),
+        datetime(2026, 12, 31, 15, 0, tzinfo=UTC),
     ],
     ids=["now", "whole-second", "new-year-in-japan"],
 )
