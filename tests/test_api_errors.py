@@ -117,7 +117,7 @@ def test_unexpected_error_is_500_problem_without_internals(api, monkeypatch):
         raise RuntimeError("database password is hunter2")
 
     body = order_body()
-    monkeypatch.setattr("orders.api.views.order_submit", explode)
+    monkeypatch.setattr("orders.api.submit.order_submit", explode)
     client = api
     client.raise_request_exception = False
 

@@ -141,7 +141,7 @@ def test_two_concurrent_requests_with_one_key_make_one_order(requires_postgres, 
 
         return slow
 
-    monkeypatch.setattr("orders.api.views.order_submit", slowly(intake.order_submit))
+    monkeypatch.setattr("orders.api.submit.order_submit", slowly(intake.order_submit))
     clients = [client_for(customer), client_for(customer)]
     responses = {}
 

@@ -35,7 +35,7 @@ from licensing.selectors import (
 )
 from licensing.validation import device_moment, license_check
 from orderdesk.api.idempotency import idempotent
-from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
+from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM, ProblemSerializer
 from orderdesk.api.throttling import CustomerTokenThrottle
 
 # Key-only answers say which moment they judged (the device's `at`, or the server's clock).
@@ -48,6 +48,7 @@ CHECKED_AT = OpenApiParameter(
     description="Key-only answers: the moment judged (your `at`, or the server's time when yours was off by more than the tolerance).",
 )
 RATE_LIMITED = OpenApiResponse(
+    response=ProblemSerializer,
     description="application/problem+json, type `rate-limited`, with `Retry-After` (seconds until the window ends)."
 )
 

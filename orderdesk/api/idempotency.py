@@ -11,10 +11,10 @@ requests, on any database and across any number of web processes. The claim's
 commit does not wait for the disk (orderdesk.db): whatever the request then
 commits flushes the claim with it.
 
-A view whose effects commit in one transaction stores its response inside it
-(the order intake does: orders.services.order_writer), so that there is no
-moment when the order exists but its key still reads as in flight; it then
-tells the claim (`IdempotencyClaim.stored`) so the response is not stored twice.
+The order intake (orders.api.submit) claims the key itself with the same
+functions and stores its 201 inside the order's own transaction
+(orders.services.order_writer), so that there is no moment when the order
+exists but its key still reads as in flight.
 """
 
 import functools
@@ -47,39 +47,21 @@ def idempotent(view_method):
         key = request.headers.get(HEADER)
         if key is None:
             return view_method(view, request, *args, **kwargs)
-        _check_key(key)
+        check_key(key)
         customer = request.user.customer
         fingerprint = _fingerprint(request)
-        record = _claim(customer=customer, key=key, fingerprint=fingerprint)
+        record = claim_or_find(customer=customer, key=key, fingerprint=fingerprint)
         if record.state == IdempotencyRecord.State.FINISHED:
-            return _replay(record)
-        claim = request.idempotency_claim = IdempotencyClaim(record)
+            return replay(record)
         try:
             response = view_method(view, request, *args, **kwargs)
         except Exception:
             record.delete()  # nothing was kept: let the client retry with the same key
             raise
-        if not claim.stored:
-            _finish(record, response)
+        _finish(record, response)
         return response
 
     return wrapper
-
-
-class IdempotencyClaim:
-    """The request's claimed key (`request.idempotency_claim`; None without a key).
-
-    A view that stored its response with its own effects (finish_record inside
-    its transaction) sets `stored`, and the decorator does not store it again.
-    """
-
-    def __init__(self, record: IdempotencyRecord):
-        self.record = record
-        self.stored = False
-
-
-def idempotency_claim(request) -> IdempotencyClaim | None:
-    return getattr(request, "idempotency_claim", None)
 
 
 def finish_record(record_id: int, *, status: int, body, headers: dict[str, str]) -> None:
@@ -93,7 +75,7 @@ def is_valid_key(key: str) -> bool:
     return _VALID_KEY.match(key) is not None
 
 
-def _check_key(key: str) -> None:
+def check_key(key: str) -> None:
     if not is_valid_key(key):
         raise Problem(
             400,
@@ -152,8 +134,8 @@ def _claim_sql(no_flush_wait: str) -> str:
     )
 
 
-def _claim(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
-    """Insert the in-flight row, or return the finished one to replay; raise 409/422 otherwise."""
+def claim_or_find(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
+    """Claim the key (a new in-flight record), or return its finished record to replay; raise 409/422 otherwise."""
     now = timezone.now()
     for _attempt in range(2):
         record = claim_key(customer=customer, key=key, fingerprint=fingerprint)
@@ -199,7 +181,8 @@ def _finish(record: IdempotencyRecord, response: Response) -> None:
     finish_record(record.pk, status=response.status_code, body=response.data, headers=headers)
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def replay(record: IdempotencyRecord) -> Response:
+    """The stored response again, marked Idempotent-Replayed."""
     headers = {**record.response_headers, REPLAY_HEADER: "true"}
     return Response(record.response_body, status=record.response_status, headers=headers)
 

@@ -12,14 +12,13 @@ from rest_framework.negotiation import DefaultContentNegotiation
 _PLAIN_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
 
 
+def accepts_json_plainly(meta) -> bool:
+    """No Accept header, */* or application/json, and no ?format=: JSON, without looking further."""
+    return meta.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS and not meta.get("QUERY_STRING")
+
+
 class JsonFirstContentNegotiation(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
-        if (
-            format_suffix is None
-            and request.META.get("HTTP_ACCEPT") in _PLAIN_ACCEPTS
-            and not request.META.get("QUERY_STRING")
-            and renderers
-            and renderers[0].media_type == "application/json"
-        ):
+        if format_suffix is None and accepts_json_plainly(request.META) and renderers and renderers[0].media_type == "application/json":
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -3,23 +3,20 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orderdesk.api.idempotency import idempotency_claim, idempotent
+from orderdesk.api.idempotency import idempotent
 from orderdesk.api.problems import Problem
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
-from orders.api.problems import duplicate_po_number_problem, order_invalid_problem
-from orders.api.serializers import OrderDetailSerializer, OrderInputSerializer, OrderSerializer
+from orders.api.serializers import OrderDetailSerializer, OrderSerializer
 from orders.api.renderers import PdfRenderer
 from orders.models import Order, OrderDocument
 from orders.services.cancellation import order_cancel
-from orders.services.intake import DuplicatePoNumber, OrderInvalid, order_submit
-from orders.services.order_writer import ReplayableResponse
 from orders.services.transitions import Actor, TransitionNotAllowed
 
 
@@ -43,6 +40,9 @@ class OrderFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="One order with its lines and timeline", responses={200: OrderDetailSerializer, 404: PROBLEM}),
 )
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The customer's orders: list, read, cancel. Submitting one (POST to the list) is
+    orders.api.submit.order_submit_view; orders.api.schema describes it here."""
+
     lookup_field = "number"
     lookup_value_regex = "[^/]+"
     pagination_class = NewestFirst
@@ -60,44 +60,6 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_serializer_class(self):
         return OrderDetailSerializer if self.action == "retrieve" else OrderSerializer
-
-    @extend_schema(
-        summary="Submit a purchase order",
-        description=(
-            "Answers 201 with the order, committed: it will be processed even if every worker and the broker "
-            "are down at that moment. A PO number the customer already used answers 409 `duplicate-po-number` "
-            "with the existing order's `number`."
-        ),
-        parameters=[IDEMPOTENCY_KEY],
-        request=OrderInputSerializer,
-        responses={201: OrderSerializer, 400: PROBLEM, 401: PROBLEM, 409: PROBLEM, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM, 429: PROBLEM},
-    )
-    @idempotent
-    def create(self, request):
-        customer = request.user.customer
-        claim = idempotency_claim(request)
-        answer: ReplayableResponse | None = None
-
-        def replayable(order):
-            # Called by the writer before it commits: the 201 is stored with the order for replays.
-            nonlocal answer
-            body = OrderSerializer(order, context=self.get_serializer_context()).data
-            answer = ReplayableResponse(
-                record_id=claim.record.pk if claim else None, status=201, body=body, headers={"Location": body["url"]}
-            )
-            return answer
-
-        try:
-            order_submit(
-                customer=customer, data=request.data, actor=Actor.customer(customer), source=Order.Source.API, replayable=replayable
-            )
-        except OrderInvalid as invalid:
-            raise order_invalid_problem(invalid) from None
-        except DuplicatePoNumber as error:
-            raise duplicate_po_number_problem(error.existing) from None
-        if claim is not None:
-            claim.stored = True
-        return Response(answer.body, status=status.HTTP_201_CREATED, headers=answer.headers)
 
     @extend_schema(
         summary="Cancel an order that has not started provisioning",
