@@ -73,7 +73,6 @@ def _sent_quote():
 def main(renders: int = 200) -> float:
     _django_setup()
     from bench.pdf_ceiling import compare_rates, render_plain_reportlab
-    from quotes.models import Quote
     from quotes.pdf import QuotePdfRenderer
     from quotes.selectors import quote_for_document
     from quotes.services.documents import quote_document
@@ -85,7 +84,7 @@ def main(renders: int = 200) -> float:
         # What the PDF view and the e-mail do (quote_render_by_number), with the renderer instance reused.
         return renderer.render(quote_document(quote=quote_for_document(number=number)))
 
-    frozen = quote_document(quote=Quote.objects.get(number=number))
+    frozen = quote_document(quote=quote_for_document(number=number))
     rates = compare_rates(
         {"renderer": through_the_renderer, "plain": lambda: render_plain_reportlab(frozen)}, renders
     )

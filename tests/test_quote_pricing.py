@@ -8,7 +8,7 @@ import pytest
 from licensing.models import Product
 from orders.services.from_quote import order_from_quote
 from orders.services.transitions import Actor
-from quotes.services.documents import quote_render
+from quotes.services.documents import quote_render_by_number
 from quotes.services.errors import QuoteInvalid
 from quotes.services.pricing import LineInput, quote_price
 from tests.factories import PriceTierFactory, ProductFactory, draft_quote, sent_quote
@@ -121,7 +121,7 @@ def test_totals_on_the_pdf_equal_the_database_the_api_and_the_order(customer, ap
     quote = sent_quote(customer=customer, lines=[(software, 7, 3, 0), (food, 13, 0, 500)], discount=4_321)
 
     path = tmp_path / "quote.pdf"
-    path.write_bytes(quote_render(quote=quote).content)
+    path.write_bytes(quote_render_by_number(number=quote.number).content)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True).stdout
     body = api.get(f"/api/v1/quotes/{quote.number}/").json()
     order = order_from_quote(quote=quote, actor=Actor.system("tests")).order

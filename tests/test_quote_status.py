@@ -12,7 +12,7 @@ from orders.services.from_quote import order_from_quote
 from orders.services.transitions import Actor
 from quotes.models import JAPAN, Quote, QuoteEvent
 from orderdesk.audit import Actor
-from quotes.services.documents import quote_render
+from quotes.services.documents import quote_render_by_number
 from quotes.services.editing import japan_today, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
 from quotes.services.pricing import LineInput
@@ -183,7 +183,7 @@ def test_the_revision_suffix_is_printed_on_the_pdf(quote, tmp_path, requires_too
     requires_tool("pdftotext")
     revision = quote_send(quote=quote_revise(quote=quote, actor=SYSTEM), actor=SYSTEM)
     path = tmp_path / "r2.pdf"
-    path.write_bytes(quote_render(quote=revision).content)
+    path.write_bytes(quote_render_by_number(number=revision.number).content)
 
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 
@@ -195,7 +195,7 @@ def test_a_draft_pdf_says_it_is_a_draft(catalog, customer, tmp_path, requires_to
     requires_tool("pdftotext")
     quote = draft_quote(customer=customer, lines=[(catalog["SRA-1Y"], 1)])
     path = tmp_path / "draft.pdf"
-    path.write_bytes(quote_render(quote=quote).content)
+    path.write_bytes(quote_render_by_number(number=quote.number).content)
 
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
 

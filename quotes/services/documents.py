@@ -6,8 +6,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from licensing.models import Customer
-from quotes.models import JAPAN, Quote
-from quotes.selectors import quote_for_document
+from quotes.models import JAPAN
+from quotes.selectors import QuoteDocumentSource, quote_for_document
 from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, RenderedDocument, TaxRow
 
 DRAFT_TITLE = "御見積書（案）"
@@ -21,15 +21,15 @@ def as_draft(document: QuoteDocument) -> QuoteDocument:
     return replace(document, title=DRAFT_TITLE, draft=True)
 
 
-def quote_document(*, quote: Quote) -> QuoteDocument:
+def quote_document(*, quote: QuoteDocumentSource) -> QuoteDocument:
     """The document exactly as sent; an unsent draft shows today's date, the live customer, and is marked a draft."""
     if quote.issue_date is not None:
         issue_date, issuer = quote.issue_date, quote.issuer
         recipient_name, recipient_is_company = quote.recipient_name, quote.recipient_is_company
     else:
         issue_date, issuer = timezone.now().astimezone(JAPAN).date(), settings.ORDERDESK_ISSUER
-        recipient_name = quote.customer.name
-        recipient_is_company = quote.customer.honorific == Customer.Honorific.COMPANY
+        recipient_name = quote.customer_name
+        recipient_is_company = quote.customer_honorific == Customer.Honorific.COMPANY
     document = QuoteDocument(
         number=quote.number,
         issue_date=issue_date,
@@ -47,7 +47,7 @@ def quote_document(*, quote: Quote) -> QuoteDocument:
                 tax_rate=line.tax_rate,
                 note=line_discount_note(line),
             )
-            for line in quote.lines.all()
+            for line in quote.lines
         ),
         tax_rows=tuple(TaxRow(rate=row["rate"], subtotal=row["subtotal"], tax=row["tax"]) for row in quote.tax_rows),
         subtotal=quote.subtotal,
@@ -69,11 +69,7 @@ def line_discount_note(line) -> str:
     return ""
 
 
-def quote_render(*, quote: Quote) -> RenderedDocument:
-    return QuotePdfRenderer().render(quote_document(quote=quote))
-
-
 def quote_render_by_number(*, number: str) -> RenderedDocument | None:
-    """Load only what the document prints (two queries) and render it; None if there is no such quote."""
+    """Load only what the document prints (one statement) and render it; None if there is no such quote."""
     quote = quote_for_document(number=number)
-    return None if quote is None else quote_render(quote=quote)
+    return None if quote is None else QuotePdfRenderer().render(quote_document(quote=quote))
