@@ -10,7 +10,9 @@ WEB_CONCURRENCY for bigger ones. Command-line options override these.
 import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread, answering the requests gunicorn refuses itself (headers over its limits,
+# malformed requests) as application/problem+json rather than an HTML page.
+worker_class = "orderdesk.gunicorn_worker.ProblemThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 5
 

@@ -170,9 +170,14 @@ def _first_authenticator(context):
     return authenticators[0] if authenticators else None
 
 
-def _django_problem(request, status_code: int, problem_type: str, title: str) -> JsonResponse:
-    body = problem_body(status_code=status_code, problem_type=problem_type, title=title)
+def problem_django_response(*, status_code: int, problem_type: str, title: str, detail: str = "") -> JsonResponse:
+    """A problem answered outside DRF (Django's error handlers, middleware)."""
+    body = problem_body(status_code=status_code, problem_type=problem_type, title=title, detail=detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False})
+
+
+def _django_problem(request, status_code: int, problem_type: str, title: str) -> JsonResponse:
+    return problem_django_response(status_code=status_code, problem_type=problem_type, title=title)
 
 
 def is_api_request(request) -> bool:
