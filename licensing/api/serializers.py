@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
 from licensing.selectors import DecisionCode
+from orderdesk.text import refused_character
 
 
 class PriceTierSerializer(serializers.ModelSerializer):
@@ -83,14 +84,21 @@ class LedgerEntrySerializer(serializers.Serializer):
 
 
 class StrictCharField(serializers.CharField):
-    """A string, not a number DRF would quietly turn into one: a key sent as 12345678 is a client bug."""
+    """A single line of text: not a number DRF would quietly turn into one (a key sent as 12345678 is a
+    client bug), and without control or text-direction characters (orderdesk.text)."""
 
-    default_error_messages = {"invalid": "Send a string."}
+    default_error_messages = {
+        "invalid": "Send a string.",
+        "invalid_character": "Contains the character {code}, which is not allowed here (control or text-direction characters).",
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)  # white space around it trimmed (a key read from a file with its line break)
+        if (code := refused_character(value)) is not None:
+            self.fail("invalid_character", code=code)
+        return value
 
 
 class LicenseValidateInputSerializer(serializers.Serializer):
