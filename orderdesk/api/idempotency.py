@@ -20,6 +20,7 @@ exists but its key still reads as in flight.
 import functools
 import hashlib
 import json
+import math
 import re
 from datetime import timedelta
 
@@ -155,15 +156,27 @@ def claim_or_find(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
                 "Use a new Idempotency-Key for a different request body.",
             )
         if existing.state == IdempotencyRecord.State.IN_FLIGHT:
-            raise Problem(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is still being processed.",
-                "Retry in a moment to get its result.",
-            )
+            raise _in_flight(existing, now)
         return existing
-    raise Problem(
-        409, "idempotency-key-in-flight", "A request with this Idempotency-Key is still being processed.", "Retry in a moment."
+    raise _in_flight(None, now)
+
+
+# A claim younger than this most likely belongs to a request about to finish: retry in a second.
+_FRESH_CLAIM_SECONDS = 2
+
+
+def _in_flight(record: IdempotencyRecord | None, now) -> Problem:
+    """409 with Retry-After: a second while the claim is fresh, else the seconds until it lapses (its request died)."""
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS
+    age = 0.0 if record is None else (now - record.created_at).total_seconds()
+    retry_after = 1 if age < _FRESH_CLAIM_SECONDS else max(1, math.ceil(timeout - age))
+    return Problem(
+        409,
+        "idempotency-key-in-flight",
+        "A request with this Idempotency-Key is still being processed.",
+        f"Retry in {retry_after} s to get its result. If that request was cut off, the key is free again "
+        f"{timeout} s after it started.",
+        headers={"Retry-After": str(retry_after)},
     )
 
 

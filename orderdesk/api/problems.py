@@ -19,10 +19,11 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 class Problem(exceptions.APIException):
     """An error with its own problem type, raised by views: `raise Problem(409, "duplicate-po-number", ...)`."""
 
-    def __init__(self, status_code: int, problem_type: str, title: str, detail: str = "", **extra):
+    def __init__(self, status_code: int, problem_type: str, title: str, detail: str = "", *, headers=None, **extra):
         self.status_code = status_code
         self.problem_type = problem_type
         self.title = title
+        self.headers = headers or {}
         self.extra = extra
         super().__init__(detail or title)
 
@@ -125,6 +126,7 @@ def problem_exception_handler(exc, context):
         problem_type=problem.problem_type,
         title=problem.title,
         detail=str(problem.detail),
+        headers=problem.headers,
         **problem.extra,
     )
 
