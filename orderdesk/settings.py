@@ -356,6 +356,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orderdesk.api.schema.problem_media_type",
+        "orderdesk.api.schema.document_common_answers",
+        "orders.api.schema.order_input_rules",
     ],
     # Orders and subscriptions both have a `status`: give each enum its own name.
     "ENUM_NAME_OVERRIDES": {

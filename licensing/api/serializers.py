@@ -1,11 +1,12 @@
 import re
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from rest_framework import serializers
 
 from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
 from licensing.selectors import DecisionCode
-from orderdesk.text import refused_character
+from orderdesk.text import SINGLE_LINE_PATTERN, refused_character
 
 
 class PriceTierSerializer(serializers.ModelSerializer):
@@ -92,9 +93,17 @@ class StrictCharField(serializers.CharField):
         "invalid_character": "Contains the character {code}, which is not allowed here (control or text-direction characters).",
     }
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # For the schema's `pattern` (drf-spectacular reads it); to_internal_value refuses such text first.
+        self.validators.append(RegexValidator(SINGLE_LINE_PATTERN))
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            # Counted before the white space around it is trimmed, as the schema's maxLength counts.
+            self.fail("max_length", max_length=self.max_length)
         value = super().to_internal_value(data)  # white space around it trimmed (a key read from a file with its line break)
         if (code := refused_character(value)) is not None:
             self.fail("invalid_character", code=code)

@@ -1,16 +1,17 @@
 import django_filters
+from django import forms
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orderdesk.api.idempotency import idempotent
+from orderdesk.api.pagination import StrictCursorPagination
 from orderdesk.api.problems import Problem
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
 from orders.api.serializers import OrderDetailSerializer, OrderSerializer
@@ -20,15 +21,25 @@ from orders.services.cancellation import order_cancel
 from orders.services.transitions import Actor, TransitionNotAllowed
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(StrictCursorPagination):
     ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+
+
+class _GivenChoiceField(forms.ChoiceField):
+    """A choice that, when the parameter is given, must be one of the choices: `?status=` (empty) is refused too."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+        return super().clean(value)
+
+
+class GivenChoiceFilter(django_filters.ChoiceFilter):
+    field_class = _GivenChoiceField
 
 
 class OrderFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    status = GivenChoiceFilter(choices=Order.Status.choices)
 
     class Meta:
         model = Order

@@ -219,12 +219,13 @@ def _checked_text(value, name: str, max_length: int, errors: list, *, refused: r
     if not isinstance(value, str):
         errors.append(FieldError(name, "invalid", _("Must be a string.")))
         return ""
-    value = value.strip()
+    # The length counts the white space around the text, as the schema's maxLength does; then it is trimmed.
+    length, value = len(value), value.strip()
     if required and not value:
         errors.append(FieldError(name, "blank", _("This field may not be blank.")))
-    elif len(value) > max_length:
+    elif length > max_length:
         errors.append(
-            FieldError(name, "max_length", _("At most %(limit)d characters; this has %(length)d.") % {"limit": max_length, "length": len(value)})
+            FieldError(name, "max_length", _("At most %(limit)d characters; this has %(length)d.") % {"limit": max_length, "length": length})
         )
     elif (character := refused.search(value)) is not None:
         errors.append(
