@@ -6,7 +6,9 @@ from django.core.handlers.wsgi import LimitedStream
 from django.http import Http404, HttpResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from orderdesk.api.parsers import body_over_limit
 from orderdesk.api.problems import is_api_request, problem_django_response
 from orderdesk.metrics import observe_intake
 
@@ -99,7 +101,7 @@ def _read_chunked_body(request):
         return None
     api = is_api_request(request)
     if not (api and meta.get("wsgi.input_terminated")):
-        title = "Send the request with a Content-Length header."
+        title = _("Send the request with a Content-Length header.")
         if api:
             return problem_django_response(status_code=411, problem_type="length-required", title=title)
         return HttpResponse(title, status=411, content_type="text/plain; charset=utf-8")
@@ -109,8 +111,8 @@ def _read_chunked_body(request):
         return problem_django_response(
             status_code=413,
             problem_type="payload-too-large",
-            title="The request body is too large.",
-            detail=f"The body is over the limit of {limit:,} bytes.",
+            title=_("The request body is too large."),
+            detail=body_over_limit(limit),
         )
     meta["CONTENT_LENGTH"] = str(len(body))
     request._stream = LimitedStream(io.BytesIO(body), len(body))

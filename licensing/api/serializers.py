@@ -2,6 +2,7 @@ import re
 
 from django.core.validators import RegexValidator
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
@@ -89,8 +90,8 @@ class StrictCharField(serializers.CharField):
     client bug), and without control or text-direction characters (orderdesk.text)."""
 
     default_error_messages = {
-        "invalid": "Send a string.",
-        "invalid_character": "Contains the character {code}, which is not allowed here (control or text-direction characters).",
+        "invalid": _("Send a string."),
+        "invalid_character": _("Contains the character {code}, which is not allowed here (control or text-direction characters)."),
     }
 
     def __init__(self, **kwargs):
@@ -130,7 +131,7 @@ class LicenseDecisionSerializer(serializers.Serializer):
 class MonthField(serializers.CharField):
     """A month as YYYY-MM, to (year, month)."""
 
-    default_error_messages = {"invalid": "Give the month as YYYY-MM, e.g. 2026-12."}
+    default_error_messages = {"invalid": _("Give the month as YYYY-MM, e.g. 2026-12.")}
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)

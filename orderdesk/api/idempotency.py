@@ -27,6 +27,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.response import Response
 
 from orderdesk.api.problems import Problem
@@ -81,9 +82,9 @@ def check_key(key: str) -> None:
         raise Problem(
             400,
             "invalid-idempotency-key",
-            "The Idempotency-Key header is not valid.",
-            "Idempotency-Key must be 1–255 printable ASCII characters.",
-            errors=[{"field": "Idempotency-Key", "code": "invalid", "message": "1–255 printable ASCII characters."}],
+            _("The Idempotency-Key header is not valid."),
+            _("Idempotency-Key must be 1–255 printable ASCII characters."),
+            errors=[{"field": "Idempotency-Key", "code": "invalid", "message": _("1–255 printable ASCII characters.")}],
         )
 
 
@@ -152,8 +153,8 @@ def claim_or_find(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
             raise Problem(
                 422,
                 "idempotency-key-reused",
-                "This Idempotency-Key was used with a different request.",
-                "Use a new Idempotency-Key for a different request body.",
+                _("This Idempotency-Key was used with a different request."),
+                _("Use a new Idempotency-Key for a different request body."),
             )
         if existing.state == IdempotencyRecord.State.IN_FLIGHT:
             raise _in_flight(existing, now)
@@ -173,9 +174,12 @@ def _in_flight(record: IdempotencyRecord | None, now) -> Problem:
     return Problem(
         409,
         "idempotency-key-in-flight",
-        "A request with this Idempotency-Key is still being processed.",
-        f"Retry in {retry_after} s to get its result. If that request was cut off, the key is free again "
-        f"{timeout} s after it started.",
+        _("A request with this Idempotency-Key is still being processed."),
+        _(
+            "Retry in %(retry_after)d s to get its result. If that request was cut off, the key is free again "
+            "%(timeout)d s after it started."
+        )
+        % {"retry_after": retry_after, "timeout": timeout},
         headers={"Retry-After": str(retry_after)},
     )
 

@@ -7,6 +7,7 @@ validation errors add `errors`: [{"field": "lines[1].quantity", "code", "message
 import logging
 
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -30,28 +31,30 @@ class Problem(exceptions.APIException):
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
     default_code = "payload_too_large"
 
 
 # DRF exception class → (type, title)
 _KNOWN = [
-    (exceptions.ValidationError, "validation-error", "Your request has invalid fields."),
-    (exceptions.ParseError, "malformed-request", "The request body could not be parsed."),
-    (exceptions.NotAuthenticated, "not-authenticated", "Authentication credentials were not provided."),
-    (exceptions.AuthenticationFailed, "authentication-failed", "The credentials are not valid."),
-    (exceptions.PermissionDenied, "permission-denied", "You may not do this."),
-    (exceptions.NotFound, "not-found", "Not found."),
-    (exceptions.MethodNotAllowed, "method-not-allowed", "Method not allowed."),
-    (exceptions.NotAcceptable, "not-acceptable", "The requested response format is not available."),
-    (exceptions.UnsupportedMediaType, "unsupported-media-type", "Send the body as application/json."),
-    (exceptions.Throttled, "rate-limited", "Too many requests."),
-    (PayloadTooLarge, "payload-too-large", "The request body is too large."),
+    (exceptions.ValidationError, "validation-error", _("Your request has invalid fields.")),
+    (exceptions.ParseError, "malformed-request", _("The request body could not be parsed.")),
+    (exceptions.NotAuthenticated, "not-authenticated", _("Authentication credentials were not provided.")),
+    (exceptions.AuthenticationFailed, "authentication-failed", _("The credentials are not valid.")),
+    (exceptions.PermissionDenied, "permission-denied", _("You may not do this.")),
+    (exceptions.NotFound, "not-found", _("Not found.")),
+    (exceptions.MethodNotAllowed, "method-not-allowed", _("Method not allowed.")),
+    (exceptions.NotAcceptable, "not-acceptable", _("The requested response format is not available.")),
+    (exceptions.UnsupportedMediaType, "unsupported-media-type", _("Send the body as application/json.")),
+    (exceptions.Throttled, "rate-limited", _("Too many requests.")),
+    (PayloadTooLarge, "payload-too-large", _("The request body is too large.")),
 ]
 
 
 def problem_body(*, status_code: int, problem_type: str, title: str, detail: str = "", **extra) -> dict:
-    body = {"type": problem_type, "title": title, "status": status_code, "detail": detail or title}
+    # Titles and details may be lazy translations: stored (replays) and rendered as plain text,
+    # in the language of the request (Accept-Language; Japanese by default).
+    body = {"type": problem_type, "title": str(title), "status": status_code, "detail": str(detail or title)}
     body.update(extra)
     return body
 
@@ -63,7 +66,7 @@ def problem_response(*, status_code: int, problem_type: str, title: str, detail:
 
 def validation_problem(errors: list[dict]) -> Problem:
     """400 validation-error with `errors` [{"field", "code", "message"}], as DRF's ValidationError answers."""
-    return Problem(400, "validation-error", "Your request has invalid fields.", _errors_detail(errors), errors=errors)
+    return Problem(400, "validation-error", _("Your request has invalid fields."), _errors_detail(errors), errors=errors)
 
 
 def _errors_detail(errors: list[dict]) -> str:
@@ -75,8 +78,8 @@ def server_error_problem() -> Problem:
     return Problem(
         500,
         "server-error",
-        "Internal server error.",
-        "Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry.",
+        _("Internal server error."),
+        _("Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry."),
     )
 
 
@@ -132,7 +135,7 @@ def problem_exception_handler(exc, context):
 
 
 def _api_exception_response(exc: exceptions.APIException, context) -> Response:
-    problem_type, title = "error", "Error."
+    problem_type, title = "error", _("Error.")
     for exception_class, known_type, known_title in _KNOWN:
         if isinstance(exc, exception_class):
             problem_type, title = known_type, known_title
@@ -187,12 +190,12 @@ def is_api_request(request) -> bool:
 
 
 def api_not_found(request, exception=None):
-    return _django_problem(request, 404, "not-found", "No such API path.")
+    return _django_problem(request, 404, "not-found", _("No such API path."))
 
 
 def api_server_error(request):
-    return _django_problem(request, 500, "server-error", "Internal server error.")
+    return _django_problem(request, 500, "server-error", _("Internal server error."))
 
 
 def api_bad_request(request, exception=None):
-    return _django_problem(request, 400, "bad-request", "The request could not be understood.")
+    return _django_problem(request, 400, "bad-request", _("The request could not be understood."))

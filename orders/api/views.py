@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -88,8 +89,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise Problem(
                 409,
                 "order-not-cancellable",
-                "This order can no longer be cancelled.",
-                f"Order {order.number} is {order.status}; only orders that have not started provisioning can be cancelled.",
+                _("This order can no longer be cancelled."),
+                _("Order %(number)s is %(status)s; only orders that have not started provisioning can be cancelled.")
+                % {"number": order.number, "status": order.status},
                 status_of_order=order.status,
             ) from None
         return Response(OrderSerializer(order, context=self.get_serializer_context()).data)
@@ -113,8 +115,9 @@ class OrderQuotePdfView(APIView):
             raise Problem(
                 404,
                 "document-not-rendered",
-                "The quote PDF has not been rendered yet.",
-                f"Order {order.number} is {order.status}; its quote PDF is rendered by the pipeline. Try again later.",
+                _("The quote PDF has not been rendered yet."),
+                _("Order %(number)s is %(status)s; its quote PDF is rendered by the pipeline. Try again later.")
+                % {"number": order.number, "status": order.status},
                 status_of_order=order.status,
             )
         return FileResponse(
