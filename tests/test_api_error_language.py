@@ -33,6 +33,7 @@ def errors(api, **language):
         "page size": api.get("/api/v1/orders/?page_size=0", **language),
         "month": api.get("/api/v1/licenses/outside-hours/?month=2026-13", **language),
         "license key": api.post("/api/v1/licenses/validate/", {"key": "AB\u202eCD"}, format="json", **language),
+        "null body": api.post("/api/v1/licenses/validate/", "null", content_type="application/json", **language),
         "no such path": api.get("/api/v1/nothing/", **language),
     }
 

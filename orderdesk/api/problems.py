@@ -106,8 +106,13 @@ def field_errors(detail, path: str = "") -> list[dict]:
     return [_one_error(detail, path)]
 
 
+# Messages DRF writes without gettext (serializers.py: a `null` body), translated here.
+_UNTRANSLATED_BY_DRF = {"No data provided": _("No data provided")}
+
+
 def _one_error(item, path: str) -> dict:
-    return {"field": path or None, "code": getattr(item, "code", "invalid"), "message": str(item)}
+    message = str(item)
+    return {"field": path or None, "code": getattr(item, "code", "invalid"), "message": str(_UNTRANSLATED_BY_DRF.get(message, message))}
 
 
 def problem_exception_handler(exc, context):
