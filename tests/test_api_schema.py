@@ -87,9 +87,9 @@ def operations(schema):
             yield f"{method.upper()} {path}", operation
 
 
-def test_every_operation_documents_401_406_and_429_as_problems(schema):
+def test_every_operation_documents_401_406_and_429_as_problems_and_every_post_411_413_415(schema):
     for name, operation in operations(schema):
-        for status in ("401", "406", "429"):
+        for status in ("401", "406", "429", *(("411", "413", "415") if name.startswith("POST") else ())):
             assert status in operation["responses"], name
             assert list(operation["responses"][status]["content"]) == ["application/problem+json"], (name, status)
 

@@ -61,6 +61,13 @@ _EVERY_OPERATION = {
     "406": "The Accept header allows no format this operation answers in.",
     "429": "Over the rate limit; `Retry-After` says in how many seconds to retry.",
 }
+# Any body (orderdesk.api.parsers, orderdesk.middleware): over API_MAX_BODY_BYTES, not JSON,
+# chunked through a server that does not end the stream.
+_EVERY_POST = {
+    "411": "A chunked body the server cannot read to its end: send a Content-Length.",
+    "413": "The body is over the size limit.",
+    "415": "The body is not application/json.",
+}
 # A header value is stripped of white space at both ends by HTTP itself.
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[!-~]([ -~]*[!-~])?$"}
 
@@ -68,7 +75,7 @@ IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "p
 def document_common_answers(result, generator, request, public):
     """Postprocessing hook: every operation documents the errors the API's plumbing answers it with.
 
-    401, 406 and 429 everywhere; 400 where there are query parameters (each is
+    401, 406 and 429 everywhere, 411, 413 and 415 on every POST; 400 where there are query parameters (each is
     checked: an unknown `status`, a bad `page_size`) or an Idempotency-Key
     (1–255 printable ASCII characters, else 400; reused with another body 422;
     still running 409); 404 where a path names something, a `format` is chosen
@@ -77,9 +84,11 @@ def document_common_answers(result, generator, request, public):
     """
     problem = {"$ref": "#/components/schemas/Problem"}
     for operations in result.get("paths", {}).values():
-        for operation in operations.values():
+        for method, operation in operations.items():
             parameters = operation.get("parameters", [])
             answers = dict(_EVERY_OPERATION)
+            if method == "post":
+                answers.update(_EVERY_POST)
             if any(p["in"] == "query" for p in parameters):
                 answers["400"] = "A query parameter is not valid; `errors` names it."
             if any(p["in"] == "path" or p["name"] in ("format", "cursor") for p in parameters):
