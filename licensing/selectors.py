@@ -78,6 +78,11 @@ def _priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProd
     }
 
 
+def orderable_skus() -> list[str]:
+    """The SKUs an order may name: every product with a price (inactive ones too: such an order is held for review)."""
+    return sorted(Product.objects.filter(price_tiers__isnull=False).values_list("sku", flat=True).distinct())
+
+
 def subscription_seats(*, subscription: Subscription) -> int:
     """Seats are never stored: they are the sum of the subscription's ledger."""
     return SeatLedgerEntry.objects.filter(subscription=subscription).aggregate(total=Sum("quantity"))["total"] or 0

@@ -77,3 +77,19 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {sorted(choices)}; got {value!r}")
     return value
+
+
+def check_in_flight_timeout(*, web_timeout: int, in_flight: int, margin: int) -> None:
+    """An Idempotency-Key's in-flight claim outlives the web server's worker timeout, by at most `margin` seconds.
+
+    Longer, so that a request still running keeps its key; not much longer, so
+    that a client whose request died with its worker is not answered 409 for
+    long. The settings check their own values; gunicorn.conf.py checks its
+    --timeout when it starts.
+    """
+    if not web_timeout < in_flight <= web_timeout + margin:
+        raise ImproperlyConfigured(
+            f"IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS is {in_flight} s and the web timeout {web_timeout} s: the key's "
+            f"claim must outlive the web timeout by at most {margin} s. Set the web timeout with WEB_TIMEOUT_SECONDS "
+            "(gunicorn.conf.py and the settings both read it) rather than gunicorn's --timeout."
+        )

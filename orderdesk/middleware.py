@@ -1,9 +1,15 @@
+import io
 import time
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import Http404, HttpResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from orderdesk.api.parsers import body_over_limit
+from orderdesk.api.problems import is_api_request, problem_django_response
 from orderdesk.metrics import observe_intake
 
 # Where a signed-in user's language preference (orderdesk.models.UserPreference) is kept
@@ -52,3 +58,62 @@ class IntakeLatencyMiddleware:
         response = self.get_response(request)
         observe_intake(seconds=time.perf_counter() - started, status_code=response.status_code)
         return response
+
+
+class RequestShapeMiddleware:
+    """Two shapes of request Django would mishandle, answered before any view runs.
+
+    - A NUL (%00) in the path: no order, quote, customer or SKU has one, and
+      PostgreSQL refuses it in a query (DataError, a 500). Answered 404 like
+      any other name that does not exist (problem+json on /api/, the 404 page
+      elsewhere).
+    - A body sent with `Transfer-Encoding: chunked` has no Content-Length, and
+      Django reads such a body as empty (a valid order would get "po_number
+      required"). On /api/ the body is read here, up to API_MAX_BODY_BYTES
+      (413 past it), when the server has decoded the chunks and ends the
+      stream (gunicorn does: wsgi.input_terminated); otherwise, and on the
+      staff pages, whose browsers always send a Content-Length, the answer is
+      411 Length Required.
+
+    After AuthenticationMiddleware, so that the 404 page shows the user's
+    navigation; before every view, so that no view sees either request. Every
+    other request costs two string tests.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info:
+            raise Http404("No such path.")
+        meta = request.META
+        if "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH"):
+            refusal = _read_chunked_body(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+
+def _read_chunked_body(request):
+    """Read a chunked body into the request (None), or the response that refuses it."""
+    meta = request.META
+    if "chunked" not in meta["HTTP_TRANSFER_ENCODING"].lower():
+        return None
+    api = is_api_request(request)
+    if not (api and meta.get("wsgi.input_terminated")):
+        title = _("Send the request with a Content-Length header.")
+        if api:
+            return problem_django_response(status_code=411, problem_type="length-required", title=title)
+        return HttpResponse(title, status=411, content_type="text/plain; charset=utf-8")
+    limit = settings.API_MAX_BODY_BYTES
+    body = meta["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        return problem_django_response(
+            status_code=413,
+            problem_type="payload-too-large",
+            title=_("The request body is too large."),
+            detail=body_over_limit(limit),
+        )
+    meta["CONTENT_LENGTH"] = str(len(body))
+    request._stream = LimitedStream(io.BytesIO(body), len(body))
+    return None

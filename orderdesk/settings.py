@@ -24,7 +24,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from orderdesk.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from orderdesk.env import check_in_flight_timeout, env_bool, env_choice, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORDERDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -122,6 +122,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A NUL in the path answers 404; a chunked body is read (API) or answered 411.
+    "orderdesk.middleware.RequestShapeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -354,6 +356,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orderdesk.api.schema.problem_media_type",
+        "orderdesk.api.schema.document_common_answers",
+        "orders.api.schema.order_input_rules",
     ],
     # Orders and subscriptions both have a `status`: give each enum its own name.
     "ENUM_NAME_OVERRIDES": {
@@ -363,9 +367,20 @@ SPECTACULAR_SETTINGS = {
 }
 
 IDEMPOTENCY_TTL_HOURS = env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
-# A request that has held its key this long without finishing is presumed dead
-# (its process was killed) and the key may be taken over by a retry.
-IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60, minimum=1)
+# gunicorn's worker timeout (gunicorn.conf.py reads this variable too): a worker silent this
+# long is killed, and the requests it was serving with it.
+WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 30, minimum=1)
+# A request that has held its key this long without finishing is presumed dead (its
+# worker was killed) and the key may be taken over by a retry. Tied to the web
+# timeout: longer, so that a request still running keeps its key, but not by more
+# than IDEMPOTENCY_IN_FLIGHT_MAX_MARGIN_SECONDS, so that a client whose request died with
+# its worker is not answered 409 for long. gunicorn checks its own --timeout against
+# it when it starts (gunicorn.conf.py).
+IDEMPOTENCY_IN_FLIGHT_MAX_MARGIN_SECONDS = 30
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", WEB_TIMEOUT_SECONDS + 5, minimum=1)
+check_in_flight_timeout(
+    web_timeout=WEB_TIMEOUT_SECONDS, in_flight=IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS, margin=IDEMPOTENCY_IN_FLIGHT_MAX_MARGIN_SECONDS
+)
 
 # --- Orders and pricing ----------------------------------------------------------
 

@@ -1,10 +1,13 @@
 import re
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from licensing.models import PriceTier, Product, Subscription, WorkHoursPolicy
 from licensing.selectors import DecisionCode
+from orderdesk.text import SINGLE_LINE_PATTERN, refused_character
 
 
 class PriceTierSerializer(serializers.ModelSerializer):
@@ -83,14 +86,29 @@ class LedgerEntrySerializer(serializers.Serializer):
 
 
 class StrictCharField(serializers.CharField):
-    """A string, not a number DRF would quietly turn into one: a key sent as 12345678 is a client bug."""
+    """A single line of text: not a number DRF would quietly turn into one (a key sent as 12345678 is a
+    client bug), and without control or text-direction characters (orderdesk.text)."""
 
-    default_error_messages = {"invalid": "Send a string."}
+    default_error_messages = {
+        "invalid": _("Send a string."),
+        "invalid_character": _("Contains the character {code}, which is not allowed here (control or text-direction characters)."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # For the schema's `pattern` (drf-spectacular reads it); to_internal_value refuses such text first.
+        self.validators.append(RegexValidator(SINGLE_LINE_PATTERN))
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        if self.max_length is not None and len(data) > self.max_length:
+            # Counted before the white space around it is trimmed, as the schema's maxLength counts.
+            self.fail("max_length", max_length=self.max_length)
+        value = super().to_internal_value(data)  # white space around it trimmed (a key read from a file with its line break)
+        if (code := refused_character(value)) is not None:
+            self.fail("invalid_character", code=code)
+        return value
 
 
 class LicenseValidateInputSerializer(serializers.Serializer):
@@ -113,7 +131,7 @@ class LicenseDecisionSerializer(serializers.Serializer):
 class MonthField(serializers.CharField):
     """A month as YYYY-MM, to (year, month)."""
 
-    default_error_messages = {"invalid": "Give the month as YYYY-MM, e.g. 2026-12."}
+    default_error_messages = {"invalid": _("Give the month as YYYY-MM, e.g. 2026-12.")}
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)

@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -35,6 +34,7 @@ from licensing.selectors import (
 )
 from licensing.validation import device_moment, license_check
 from orderdesk.api.idempotency import idempotent
+from orderdesk.api.pagination import StrictCursorPagination
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM, ProblemSerializer
 from orderdesk.api.throttling import CustomerTokenThrottle
 
@@ -71,13 +71,8 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Product.objects.filter(is_active=True).prefetch_related("price_tiers").order_by("sku")
 
 
-class _Cursor(CursorPagination):
+class _Cursor(StrictCursorPagination):
     """Cursor pagination like the order list's: `results`, `next`, `previous`, and `?page_size=`."""
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
 
 class BySku(_Cursor):
     ordering = ("sku",)  # one subscription per product and customer: unique
@@ -167,7 +162,10 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={
             200: LicenseDecisionSerializer,
             400: PROBLEM,
-            401: OpenApiResponse(description="application/problem+json: an `Authorization` header with a token that is not valid."),
+            401: OpenApiResponse(
+                response=ProblemSerializer,
+                description="application/problem+json: an `Authorization` header with a token that is not valid.",
+            ),
             409: PROBLEM,
             413: PROBLEM,
             415: PROBLEM,
@@ -207,7 +205,7 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         ),
         parameters=[
             OpenApiParameter(
-                "month", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True, pattern=r"^\d{4}-\d{2}$",
+                "month", OpenApiTypes.STR, OpenApiParameter.QUERY, required=True, pattern=r"^(2[0-9]{3}|[3-9][0-9]{3})-(0[1-9]|1[0-2])$",
                 description="The month, as YYYY-MM (e.g. 2026-12).",
             )
         ],

@@ -20,12 +20,14 @@ exists but its key still reads as in flight.
 import functools
 import hashlib
 import json
+import math
 import re
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.response import Response
 
 from orderdesk.api.problems import Problem
@@ -80,9 +82,9 @@ def check_key(key: str) -> None:
         raise Problem(
             400,
             "invalid-idempotency-key",
-            "The Idempotency-Key header is not valid.",
-            "Idempotency-Key must be 1–255 printable ASCII characters.",
-            errors=[{"field": "Idempotency-Key", "code": "invalid", "message": "1–255 printable ASCII characters."}],
+            _("The Idempotency-Key header is not valid."),
+            _("Idempotency-Key must be 1–255 printable ASCII characters."),
+            errors=[{"field": "Idempotency-Key", "code": "invalid", "message": _("1–255 printable ASCII characters.")}],
         )
 
 
@@ -151,19 +153,34 @@ def claim_or_find(*, customer, key: str, fingerprint: str) -> IdempotencyRecord:
             raise Problem(
                 422,
                 "idempotency-key-reused",
-                "This Idempotency-Key was used with a different request.",
-                "Use a new Idempotency-Key for a different request body.",
+                _("This Idempotency-Key was used with a different request."),
+                _("Use a new Idempotency-Key for a different request body."),
             )
         if existing.state == IdempotencyRecord.State.IN_FLIGHT:
-            raise Problem(
-                409,
-                "idempotency-key-in-flight",
-                "A request with this Idempotency-Key is still being processed.",
-                "Retry in a moment to get its result.",
-            )
+            raise _in_flight(existing, now)
         return existing
-    raise Problem(
-        409, "idempotency-key-in-flight", "A request with this Idempotency-Key is still being processed.", "Retry in a moment."
+    raise _in_flight(None, now)
+
+
+# A claim younger than this most likely belongs to a request about to finish: retry in a second.
+_FRESH_CLAIM_SECONDS = 2
+
+
+def _in_flight(record: IdempotencyRecord | None, now) -> Problem:
+    """409 with Retry-After: a second while the claim is fresh, else the seconds until it lapses (its request died)."""
+    timeout = settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS
+    age = 0.0 if record is None else (now - record.created_at).total_seconds()
+    retry_after = 1 if age < _FRESH_CLAIM_SECONDS else max(1, math.ceil(timeout - age))
+    return Problem(
+        409,
+        "idempotency-key-in-flight",
+        _("A request with this Idempotency-Key is still being processed."),
+        _(
+            "Retry in %(retry_after)d s to get its result. If that request was cut off, the key is free again "
+            "%(timeout)d s after it started."
+        )
+        % {"retry_after": retry_after, "timeout": timeout},
+        headers={"Retry-After": str(retry_after)},
     )
 
 

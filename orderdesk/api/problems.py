@@ -7,6 +7,7 @@ validation errors add `errors`: [{"field": "lines[1].quantity", "code", "message
 import logging
 
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -19,38 +20,41 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 class Problem(exceptions.APIException):
     """An error with its own problem type, raised by views: `raise Problem(409, "duplicate-po-number", ...)`."""
 
-    def __init__(self, status_code: int, problem_type: str, title: str, detail: str = "", **extra):
+    def __init__(self, status_code: int, problem_type: str, title: str, detail: str = "", *, headers=None, **extra):
         self.status_code = status_code
         self.problem_type = problem_type
         self.title = title
+        self.headers = headers or {}
         self.extra = extra
         super().__init__(detail or title)
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
     default_code = "payload_too_large"
 
 
 # DRF exception class → (type, title)
 _KNOWN = [
-    (exceptions.ValidationError, "validation-error", "Your request has invalid fields."),
-    (exceptions.ParseError, "malformed-request", "The request body could not be parsed."),
-    (exceptions.NotAuthenticated, "not-authenticated", "Authentication credentials were not provided."),
-    (exceptions.AuthenticationFailed, "authentication-failed", "The credentials are not valid."),
-    (exceptions.PermissionDenied, "permission-denied", "You may not do this."),
-    (exceptions.NotFound, "not-found", "Not found."),
-    (exceptions.MethodNotAllowed, "method-not-allowed", "Method not allowed."),
-    (exceptions.NotAcceptable, "not-acceptable", "The requested response format is not available."),
-    (exceptions.UnsupportedMediaType, "unsupported-media-type", "Send the body as application/json."),
-    (exceptions.Throttled, "rate-limited", "Too many requests."),
-    (PayloadTooLarge, "payload-too-large", "The request body is too large."),
+    (exceptions.ValidationError, "validation-error", _("Your request has invalid fields.")),
+    (exceptions.ParseError, "malformed-request", _("The request body could not be parsed.")),
+    (exceptions.NotAuthenticated, "not-authenticated", _("Authentication credentials were not provided.")),
+    (exceptions.AuthenticationFailed, "authentication-failed", _("The credentials are not valid.")),
+    (exceptions.PermissionDenied, "permission-denied", _("You may not do this.")),
+    (exceptions.NotFound, "not-found", _("Not found.")),
+    (exceptions.MethodNotAllowed, "method-not-allowed", _("Method not allowed.")),
+    (exceptions.NotAcceptable, "not-acceptable", _("The requested response format is not available.")),
+    (exceptions.UnsupportedMediaType, "unsupported-media-type", _("Send the body as application/json.")),
+    (exceptions.Throttled, "rate-limited", _("Too many requests.")),
+    (PayloadTooLarge, "payload-too-large", _("The request body is too large.")),
 ]
 
 
 def problem_body(*, status_code: int, problem_type: str, title: str, detail: str = "", **extra) -> dict:
-    body = {"type": problem_type, "title": title, "status": status_code, "detail": detail or title}
+    # Titles and details may be lazy translations: stored (replays) and rendered as plain text,
+    # in the language of the request (Accept-Language; Japanese by default).
+    body = {"type": problem_type, "title": str(title), "status": status_code, "detail": str(detail or title)}
     body.update(extra)
     return body
 
@@ -62,7 +66,7 @@ def problem_response(*, status_code: int, problem_type: str, title: str, detail:
 
 def validation_problem(errors: list[dict]) -> Problem:
     """400 validation-error with `errors` [{"field", "code", "message"}], as DRF's ValidationError answers."""
-    return Problem(400, "validation-error", "Your request has invalid fields.", _errors_detail(errors), errors=errors)
+    return Problem(400, "validation-error", _("Your request has invalid fields."), _errors_detail(errors), errors=errors)
 
 
 def _errors_detail(errors: list[dict]) -> str:
@@ -74,8 +78,8 @@ def server_error_problem() -> Problem:
     return Problem(
         500,
         "server-error",
-        "Internal server error.",
-        "Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry.",
+        _("Internal server error."),
+        _("Something went wrong on our side. Nothing you sent was kept unless a 2xx said so; please retry."),
     )
 
 
@@ -102,8 +106,13 @@ def field_errors(detail, path: str = "") -> list[dict]:
     return [_one_error(detail, path)]
 
 
+# Messages DRF writes without gettext (serializers.py: a `null` body), translated here.
+_UNTRANSLATED_BY_DRF = {"No data provided": _("No data provided")}
+
+
 def _one_error(item, path: str) -> dict:
-    return {"field": path or None, "code": getattr(item, "code", "invalid"), "message": str(item)}
+    message = str(item)
+    return {"field": path or None, "code": getattr(item, "code", "invalid"), "message": str(_UNTRANSLATED_BY_DRF.get(message, message))}
 
 
 def problem_exception_handler(exc, context):
@@ -125,12 +134,13 @@ def problem_exception_handler(exc, context):
         problem_type=problem.problem_type,
         title=problem.title,
         detail=str(problem.detail),
+        headers=problem.headers,
         **problem.extra,
     )
 
 
 def _api_exception_response(exc: exceptions.APIException, context) -> Response:
-    problem_type, title = "error", "Error."
+    problem_type, title = "error", _("Error.")
     for exception_class, known_type, known_title in _KNOWN:
         if isinstance(exc, exception_class):
             problem_type, title = known_type, known_title
@@ -170,9 +180,14 @@ def _first_authenticator(context):
     return authenticators[0] if authenticators else None
 
 
-def _django_problem(request, status_code: int, problem_type: str, title: str) -> JsonResponse:
-    body = problem_body(status_code=status_code, problem_type=problem_type, title=title)
+def problem_django_response(*, status_code: int, problem_type: str, title: str, detail: str = "") -> JsonResponse:
+    """A problem answered outside DRF (Django's error handlers, middleware)."""
+    body = problem_body(status_code=status_code, problem_type=problem_type, title=title, detail=detail)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False})
+
+
+def _django_problem(request, status_code: int, problem_type: str, title: str) -> JsonResponse:
+    return problem_django_response(status_code=status_code, problem_type=problem_type, title=title)
 
 
 def is_api_request(request) -> bool:
@@ -180,12 +195,12 @@ def is_api_request(request) -> bool:
 
 
 def api_not_found(request, exception=None):
-    return _django_problem(request, 404, "not-found", "No such API path.")
+    return _django_problem(request, 404, "not-found", _("No such API path."))
 
 
 def api_server_error(request):
-    return _django_problem(request, 500, "server-error", "Internal server error.")
+    return _django_problem(request, 500, "server-error", _("Internal server error."))
 
 
 def api_bad_request(request, exception=None):
-    return _django_problem(request, 400, "bad-request", "The request could not be understood.")
+    return _django_problem(request, 400, "bad-request", _("The request could not be understood."))

@@ -1,5 +1,7 @@
 """Problems (problem+json errors) of the order endpoints that more than one view raises."""
 
+from django.utils.translation import gettext as _
+
 from orderdesk.api.problems import Problem, validation_problem
 from orders.models import Order
 from orders.services.intake import OrderInvalid
@@ -10,8 +12,8 @@ def duplicate_po_number_problem(existing: Order) -> Problem:
     return Problem(
         409,
         "duplicate-po-number",
-        "An order with this PO number already exists.",
-        f"PO number {existing.po_number} is already order {existing.number}.",
+        _("An order with this PO number already exists."),
+        _("PO number %(po_number)s is already order %(number)s.") % {"po_number": existing.po_number, "number": existing.number},
         number=existing.number,
         status_of_existing=existing.status,
     )

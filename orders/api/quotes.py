@@ -5,6 +5,7 @@ Lives in orders because it creates an order; the quote's GET lives in quotes.api
 
 from collections.abc import Mapping
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -40,7 +41,7 @@ class QuoteAcceptView(APIView):
         quote = customer_quote_or_404(request, number)
         body = request.data
         if not isinstance(body, Mapping):
-            raise validation_problem([{"field": None, "code": "invalid", "message": "The body must be a JSON object."}])
+            raise validation_problem([{"field": None, "code": "invalid", "message": _("The body must be a JSON object.")}])
         try:
             acceptance = order_from_quote(
                 quote=quote,
@@ -66,4 +67,4 @@ def _not_acceptable(refusal: QuoteNotAcceptable) -> Problem:
         extra["order"] = refusal.order
     if refusal.successor:
         extra["superseded_by"] = refusal.successor
-    return Problem(409, "quote-not-acceptable", "This quote cannot be accepted.", refusal.message, **extra)
+    return Problem(409, "quote-not-acceptable", _("This quote cannot be accepted."), refusal.message, **extra)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from orderdesk.text import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from orders.models import Order, OrderDocument, OrderEvent, OrderLine
 from orders.selectors import order_licenses
 from orders.services.intake import MAX_LINES, MAX_QUANTITY, NOTES_MAX_LENGTH, PO_NUMBER_MAX_LENGTH, SKU_MAX_LENGTH
@@ -29,23 +30,28 @@ from orders.services.intake import MAX_LINES, MAX_QUANTITY, NOTES_MAX_LENGTH, PO
 
 
 class OrderLineInputSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=SKU_MAX_LENGTH)
+    sku = serializers.CharField(max_length=SKU_MAX_LENGTH, help_text="One of GET /api/v1/products/ (the schema lists them).")
     quantity = serializers.IntegerField(
         min_value=1, max_value=MAX_QUANTITY, help_text="A JSON integer: not a string, not 50.0."
     )
 
 
 class OrderInputSerializer(serializers.Serializer):
-    po_number = serializers.CharField(
+    po_number = serializers.RegexField(
+        SINGLE_LINE_PATTERN,
         min_length=1,
         max_length=PO_NUMBER_MAX_LENGTH,
         help_text="Unique per customer. No control or text-direction characters.",
     )
-    lines = OrderLineInputSerializer(many=True, min_length=1, max_length=MAX_LINES, help_text="Each SKU at most once.")
+    lines = serializers.ListField(
+        child=OrderLineInputSerializer(), min_length=1, max_length=MAX_LINES, help_text="Each SKU at most once."
+    )
     requested_start = serializers.DateField(
         required=False, allow_null=True, help_text="Not in the past (Japan time), at most a year ahead."
     )
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH, default="")
+    notes = serializers.RegexField(
+        MULTI_LINE_PATTERN, required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH, default=""
+    )
 
 
 # --- Output -------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 import django_filters
+from django import forms
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orderdesk.api.idempotency import idempotent
+from orderdesk.api.pagination import StrictCursorPagination
 from orderdesk.api.problems import Problem
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM
 from orders.api.serializers import OrderDetailSerializer, OrderSerializer
@@ -20,15 +22,25 @@ from orders.services.cancellation import order_cancel
 from orders.services.transitions import Actor, TransitionNotAllowed
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(StrictCursorPagination):
     ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+
+
+class _GivenChoiceField(forms.ChoiceField):
+    """A choice that, when the parameter is given, must be one of the choices: `?status=` (empty) is refused too."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+        return super().clean(value)
+
+
+class GivenChoiceFilter(django_filters.ChoiceFilter):
+    field_class = _GivenChoiceField
 
 
 class OrderFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Order.Status.choices)
+    status = GivenChoiceFilter(choices=Order.Status.choices)
 
     class Meta:
         model = Order
@@ -77,8 +89,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise Problem(
                 409,
                 "order-not-cancellable",
-                "This order can no longer be cancelled.",
-                f"Order {order.number} is {order.status}; only orders that have not started provisioning can be cancelled.",
+                _("This order can no longer be cancelled."),
+                _("Order %(number)s is %(status)s; only orders that have not started provisioning can be cancelled.")
+                % {"number": order.number, "status": order.status},
                 status_of_order=order.status,
             ) from None
         return Response(OrderSerializer(order, context=self.get_serializer_context()).data)
@@ -102,8 +115,9 @@ class OrderQuotePdfView(APIView):
             raise Problem(
                 404,
                 "document-not-rendered",
-                "The quote PDF has not been rendered yet.",
-                f"Order {order.number} is {order.status}; its quote PDF is rendered by the pipeline. Try again later.",
+                _("The quote PDF has not been rendered yet."),
+                _("Order %(number)s is %(status)s; its quote PDF is rendered by the pipeline. Try again later.")
+                % {"number": order.number, "status": order.status},
                 status_of_order=order.status,
             )
         return FileResponse(

@@ -29,6 +29,7 @@ from licensing.models import JAPAN, Customer
 from licensing.pricing import PricingError, tier_unit_price
 from licensing.selectors import PricedProduct, priced_products
 from orderdesk.audit import Actor
+from orderdesk.text import REFUSED_IN_LINE, REFUSED_IN_TEXT
 from orders.models import Order
 from orders.services.order_writer import ReplayableResponse, order_writer
 from orders.totals import order_totals
@@ -40,12 +41,6 @@ SKU_MAX_LENGTH = 32
 MAX_LINES = 100
 MAX_QUANTITY = 100_000
 
-# Control characters (C0, DEL, C1) and the bidirectional embeddings, overrides and isolates
-# that can make text display in another order than it is stored ("Trojan Source").
-_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
-_REFUSED_IN_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}\ud800-\udfff]")
-# Multi-line text may hold line breaks and tabs, nothing else of the above.
-_REFUSED_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}\ud800-\udfff]")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -210,26 +205,27 @@ def _line_text(data: Mapping, name: str, max_length: int, errors: list, *, requi
         if required:
             errors.append(FieldError(name, "required", _("This field is required.")))
         return ""
-    return _checked_text(value, name, max_length, errors, refused=_REFUSED_IN_LINE, required=required)
+    return _checked_text(value, name, max_length, errors, refused=REFUSED_IN_LINE, required=required)
 
 
 def _multiline_text(data: Mapping, name: str, max_length: int, errors: list) -> str:
     value = data.get(name, _MISSING)
     if value is _MISSING or value is None:
         return ""
-    return _checked_text(value, name, max_length, errors, refused=_REFUSED_IN_TEXT, required=False)
+    return _checked_text(value, name, max_length, errors, refused=REFUSED_IN_TEXT, required=False)
 
 
 def _checked_text(value, name: str, max_length: int, errors: list, *, refused: re.Pattern, required: bool) -> str:
     if not isinstance(value, str):
         errors.append(FieldError(name, "invalid", _("Must be a string.")))
         return ""
-    value = value.strip()
+    # The length counts the white space around the text, as the schema's maxLength does; then it is trimmed.
+    length, value = len(value), value.strip()
     if required and not value:
         errors.append(FieldError(name, "blank", _("This field may not be blank.")))
-    elif len(value) > max_length:
+    elif length > max_length:
         errors.append(
-            FieldError(name, "max_length", _("At most %(limit)d characters; this has %(length)d.") % {"limit": max_length, "length": len(value)})
+            FieldError(name, "max_length", _("At most %(limit)d characters; this has %(length)d.") % {"limit": max_length, "length": length})
         )
     elif (character := refused.search(value)) is not None:
         errors.append(

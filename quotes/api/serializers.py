@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from orderdesk.text import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN
 from quotes.models import Quote, QuoteLine
 
 
@@ -72,7 +73,11 @@ class QuoteSerializer(serializers.ModelSerializer):
 
 
 class QuoteAcceptSerializer(serializers.Serializer):
-    po_number = serializers.CharField(
-        min_length=1, max_length=64, required=False, help_text="Your purchase order number; defaults to the quote number."
+    po_number = serializers.RegexField(
+        SINGLE_LINE_PATTERN,
+        min_length=1,
+        max_length=64,
+        required=False,
+        help_text="Your purchase order number; defaults to the quote number. No control or text-direction characters.",
     )
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    notes = serializers.RegexField(MULTI_LINE_PATTERN, required=False, allow_blank=True, max_length=2000, default="")

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -11,7 +12,7 @@ def customer_quote_or_404(request, number: str):
     """The token's customer's quote as sent; anything else (a draft, another customer's) is 404."""
     quote = quote_for_customer(customer=request.user.customer, number=number)
     if quote is None:
-        raise NotFound(f"You have no quote {number}.")
+        raise NotFound(_("You have no quote %(number)s.") % {"number": number})
     return quote
 
 
