@@ -31,6 +31,7 @@ class Receiver:
     port: int = 0
     answer: object = None
     delay: float = 0.0
+    redirect_to: str = ""  # answer 307 with this Location
     received: list = field(default_factory=list)
     started_requests: list = field(default_factory=list)
 
@@ -46,9 +47,13 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, text = receiver.answer(item) if receiver.answer else (200, b"ok")
+                if receiver.redirect_to:
+                    status, text = 307, b""
                 receiver.received.append(item)
                 try:
                     self.send_response(status)
+                    if receiver.redirect_to:
+                        self.send_header("Location", receiver.redirect_to)
                     self.send_header("Content-Length", str(len(text)))
                     self.end_headers()
                     self.wfile.write(text)
