@@ -634,6 +634,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily, just after midnight Japan time (CELERY_TIMEZONE): yesterday's last valid day has ended.
     "expire-quotes": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=5)},
+    # Customers hear 3 days ahead that a sent quote is about to expire (the quote.expiring event).
+    "notify-expiring-quotes": {"task": "quotes.tasks.notify_expiring_quotes", "schedule": crontab(hour=9, minute=0)},
     # The dashboard's per-minute rollups (control.rollups).
     "rollup-orders": {"task": "control.tasks.rollup_orders", "schedule": float(DASHBOARD_ROLLUP_INTERVAL_SECONDS)},
     # The managers' daily digest of yesterday, at 08:30 Japan time.
