@@ -125,3 +125,42 @@ def test_the_schema_documents_the_endpoints_api(api):
     assert {"204", "404"} <= set(paths[URL + "{id}/"]["delete"]["responses"])
     assert {"200", "404"} <= set(paths[URL + "{id}/rotate-secret/"]["post"]["responses"])
     assert "404" in paths[URL + "{id}/deliveries/"]["get"]["responses"]
+
+
+def test_staff_add_an_endpoint_in_the_admin_see_its_secret_once_and_send_a_delivery_again(admin_client, customer, receiver):
+    from django.urls import reverse
+
+    response = admin_client.post(
+        reverse("admin:notifications_webhookendpoint_add"),
+        {"customer": customer.pk, "url": receiver.url, "events": ["order.received"], "description": "", "is_active": "on"},
+        follow=True,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.secret in response.content.decode()
+    assert endpoint.secret not in admin_client.get(reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk])).content.decode()
+
+    with transaction.atomic():
+        event_record(customer_id=customer.pk, event_type="order.received", payload={})
+    (delivery_id,) = events_dispatch()
+    WebhookDelivery.objects.filter(pk=delivery_id).update(status=WebhookDelivery.Status.FAILED)
+    response = admin_client.post(
+        reverse("admin:notifications_webhookdelivery_changelist"), {"action": "send_again", "_selected_action": [delivery_id]}, follow=True
+    )
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get(pk=delivery_id).status == WebhookDelivery.Status.PENDING
+    deliveries_attempt(delivery_ids=[delivery_id])
+    assert receiver.received[-1].signed_with(endpoint.secret)
+    log = admin_client.get(reverse("admin:notifications_webhookdelivery_change", args=[delivery_id])).content.decode()
+    assert "200" in log
+
+
+def test_an_endpoint_url_refused_in_the_admin_names_the_reason(admin_client, customer, settings):
+    from django.urls import reverse
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    response = admin_client.post(
+        reverse("admin:notifications_webhookendpoint_add"),
+        {"customer": customer.pk, "url": "http://169.254.169.254/", "events": ["order.received"], "is_active": "on"},
+    )
+    assert response.status_code == 200 and "not a public address" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()

@@ -57,11 +57,7 @@ def endpoint_update(
     *, endpoint: WebhookEndpoint, url: str | None = None, events: list | None = None, description: str | None = None, enabled: bool | None = None
 ) -> WebhookEndpoint:
     """Change what is given; `enabled=True` starts a disabled endpoint again (its failure clock reset)."""
-    errors = [
-        *(_url_errors(url) if url is not None else []),
-        *(_events_errors(events) if events is not None else []),
-        *(_description_errors(description) if description is not None else []),
-    ]
+    errors = endpoint_problems(url=url, events=events, description=description)
     if errors:
         raise EndpointInvalid(errors)
     now = timezone.now()
@@ -100,6 +96,15 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
+
+
+def endpoint_problems(*, url=None, events=None, description=None) -> list[FieldProblem]:
+    """What is wrong with these values (those given), for forms that check before saving (the admin)."""
+    return [
+        *(_url_errors(url) if url is not None else []),
+        *(_events_errors(events) if events is not None else []),
+        *(_description_errors(description) if description is not None else []),
+    ]
 
 
 def _url_errors(url) -> list[FieldProblem]:
