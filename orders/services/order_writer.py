@@ -8,7 +8,10 @@ Both write the same rows and keep the same promises:
   response to replay for the request's Idempotency-Key commit together, or
   nothing is written (a PO number the customer already used raises
   IntegrityError from the unique constraint);
-- once committed, the order is handed to the pipeline (enqueue_new_order).
+- once committed, the order is handed to the pipeline (enqueue_new_order);
+  its order.received event is dispatched when the pipeline gathers the order
+  (orders.services.pipeline.orders_gather_received), so intake pays no
+  message or cache round trip for it.
 
 `OrmOrderWriter` does it with Django's ORM, on any database (the embedded
 mode's SQLite). `PostgresOrderWriter` does it in one prepared statement:
@@ -32,7 +35,6 @@ from orderdesk.audit import Actor
 from orderdesk.db import fetch_one, statement_atomic
 from orderdesk.models import IdempotencyRecord
 from orderdesk.notifications.models import Event
-from orderdesk.notifications.outbox import dispatch_after_commit
 from orderdesk.numbering import next_number
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.notices import order_received_event_row
@@ -65,7 +67,6 @@ class OrmOrderWriter:
             OrderEvent(**{**rows.event, "order_id": order.pk}).save(force_insert=True)
             response = replayable(order) if replayable is not None else None
             Event(**order_received_event_row(order=order, body=None if response is None else response.body)).save(force_insert=True)
-            dispatch_after_commit()
             if response is not None and response.record_id is not None:
                 finish_record(response.record_id, status=response.status, body=response.body, headers=response.headers)
             transaction.on_commit(lambda: enqueue_new_order(order.pk))
@@ -101,7 +102,6 @@ class PostgresOrderWriter:
                     None if response is None else response.record_id,
                 ],
             )
-        dispatch_after_commit()
         transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
