@@ -42,18 +42,35 @@ def email_enqueue(
     on_result: str = "",
 ) -> OutboundEmail:
     """Queue an e-mail; sent by a worker after the caller's transaction commits (or never, on rollback)."""
-    email = OutboundEmail.objects.create(
-        customer_id=customer_id,
-        topic=topic[:100],
-        kind=kind,
-        to=list(to),
-        subject=subject[:300],
-        body=body,
-        attachments=list(attachments),
-        on_result=on_result,
-    )
-    transaction.on_commit(lambda: _publish_send(email.pk))
-    return email
+    return emails_enqueue(
+        [
+            OutboundEmail(
+                customer_id=customer_id,
+                topic=topic[:100],
+                kind=kind,
+                to=list(to),
+                subject=subject[:300],
+                body=body,
+                attachments=list(attachments),
+                on_result=on_result,
+            )
+        ]
+    )[0]
+
+
+def emails_enqueue(emails: Sequence[OutboundEmail]) -> list[OutboundEmail]:
+    """Queue a batch of unsaved e-mails with one INSERT (a pipeline step's orders); one message each after commit."""
+    if not emails:
+        return []
+    created = OutboundEmail.objects.bulk_create(emails)  # PostgreSQL and SQLite return the new keys
+    ids = [email.pk for email in created]
+
+    def publish_all() -> None:
+        for email_id in ids:
+            _publish_send(email_id)
+
+    transaction.on_commit(publish_all)
+    return created
 
 
 def _publish_send(email_id: int) -> None:

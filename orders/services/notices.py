@@ -19,7 +19,8 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import translation
 
-from orderdesk.notifications.emails import email_enqueue
+from orderdesk.notifications.emails import emails_enqueue
+from orderdesk.notifications.models import OutboundEmail
 from orderdesk.notifications.outbox import EventRecord, event_row, events_record
 from orders.models import Order, OrderDocument, ReviewReason
 
@@ -45,8 +46,7 @@ def orders_notices_record(*, orders: Sequence[Order], to_status: str) -> None:
     prefetch_related_objects([o for o in orders if not _lines_prefetched(o)], "lines")
     records = [EventRecord(customer_id=o.customer_id, event_type=event_type, payload=_payload(o, event_type)) for o in orders]
     events_record(records)
-    for order in orders:
-        _email(order, to_status)
+    emails_enqueue([email for email in (_email(order, to_status) for order in orders) if email is not None])
 
 
 def order_resource(order: Order) -> dict:
@@ -128,11 +128,12 @@ _REJECTED = (
 _EMAILS = {Status.COMPLETED: _COMPLETED, Status.NEEDS_REVIEW: _NEEDS_REVIEW, Status.REJECTED: _REJECTED}
 
 
-def _email(order: Order, to_status: str) -> None:
+def _email(order: Order, to_status: str) -> OutboundEmail | None:
+    """The order's e-mail for this status (unsaved), or None."""
     template = _EMAILS.get(to_status)
     customer = order.customer
     if template is None or not customer.billing_email:
-        return
+        return None
     lines = list(order.lines.all())
     values = {
         "customer": customer.name,
@@ -150,7 +151,7 @@ def _email(order: Order, to_status: str) -> None:
         if to_status == Status.COMPLETED
         else []
     )
-    email_enqueue(
+    return OutboundEmail(
         customer_id=customer.pk,
         topic=f"order:{order.number}",
         kind=f"order.{to_status}",
