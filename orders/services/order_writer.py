@@ -3,11 +3,15 @@
 Both write the same rows and keep the same promises:
 
 - the order gets the next number of the year (orderdesk.numbering);
-- the order, its lines, its first timeline event and, for the API, the
+- the order, its lines, its first timeline event, the customer's
+  `order.received` event (the notifications outbox) and, for the API, the
   response to replay for the request's Idempotency-Key commit together, or
   nothing is written (a PO number the customer already used raises
   IntegrityError from the unique constraint);
-- once committed, the order is handed to the pipeline (enqueue_new_order).
+- once committed, the order is handed to the pipeline (enqueue_new_order);
+  its order.received event is dispatched when the pipeline gathers the order
+  (orders.services.pipeline.orders_gather_received), so intake pays no
+  message or cache round trip for it.
 
 `OrmOrderWriter` does it with Django's ORM, on any database (the embedded
 mode's SQLite). `PostgresOrderWriter` does it in one prepared statement:
@@ -30,8 +34,10 @@ from orderdesk.api.idempotency import finish_record
 from orderdesk.audit import Actor
 from orderdesk.db import fetch_one, statement_atomic
 from orderdesk.models import IdempotencyRecord
+from orderdesk.notifications.models import Event
 from orderdesk.numbering import next_number
 from orders.models import Order, OrderEvent, OrderLine
+from orders.services.notices import order_received_event_row
 from orders.services.queueing import enqueue_new_order
 
 ORDER_NUMBER_PREFIX = "O"
@@ -60,6 +66,7 @@ class OrmOrderWriter:
             order.prefetched_lines = new_order.lines
             OrderEvent(**{**rows.event, "order_id": order.pk}).save(force_insert=True)
             response = replayable(order) if replayable is not None else None
+            Event(**order_received_event_row(order=order, body=None if response is None else response.body)).save(force_insert=True)
             if response is not None and response.record_id is not None:
                 finish_record(response.record_id, status=response.status, body=response.body, headers=response.headers)
             transaction.on_commit(lambda: enqueue_new_order(order.pk))
@@ -83,6 +90,7 @@ class PostgresOrderWriter:
             "order": rows.order,
             "lines": rows.lines,
             "event": rows.event,
+            "outbox_event": order_received_event_row(order=order, body=None if response is None else response.body),
             "response": None if response is None else {"body": response.body, "headers": response.headers, "status": response.status},
         }
         with statement_atomic():
@@ -194,7 +202,7 @@ def _json_date(value):
 
 @functools.cache
 def _write_order_sql() -> str:
-    """One statement: the order, its lines and event (given the order's new id), and the key's stored response.
+    """One statement: the order, its lines and event (given the order's new id), the outbox event, and the key's stored response.
 
     Built from the models, so a field added to one is written without a change
     here. Every row travels in one JSON document, which PostgreSQL casts to
@@ -222,6 +230,7 @@ WITH document AS (SELECT %s::jsonb AS rows),
 new_order AS ({insert(Order, source="(SELECT rows -> 'order' FROM document)", many=False, order_id_from=None)} RETURNING id),
 new_lines AS ({insert(OrderLine, source="(SELECT rows -> 'lines' FROM document)", many=True, order_id_from="(SELECT id FROM new_order)")}),
 new_event AS ({insert(OrderEvent, source="(SELECT rows -> 'event' FROM document)", many=False, order_id_from="(SELECT id FROM new_order)")}),
+outbox_event AS ({insert(Event, source="(SELECT rows -> 'outbox_event' FROM document)", many=False, order_id_from=None)}),
 stored_response AS (
     UPDATE {record_table}
     SET state = %s::text,

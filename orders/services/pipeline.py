@@ -36,6 +36,7 @@ from django.db.models import Prefetch, prefetch_related_objects
 
 from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_provision_batch
 from orderdesk.audit import Actor
+from orderdesk.notifications.outbox import dispatch_after_commit
 from orders.models import Order, OrderEvent, OrderLine, ReviewReason
 from orders.rules import order_review_reasons, rules_prefetch
 from orders.services.documents import StoredFile, discard_unrecorded_files, orders_quote_record, orders_quote_store
@@ -91,6 +92,9 @@ def orders_gather_received() -> list[Order]:
     def lock_waiting_orders() -> list[Order]:
         orders = _locked_waiting(status=Status.RECEIVED, limit=settings.ORDER_PIPELINE_BATCH_SIZE)
         gathered.extend(order.pk for order in orders)
+        if orders:
+            # Their order.received events, written at intake, go out now (intake publishes nothing for them).
+            dispatch_after_commit()
         if len(orders) == settings.ORDER_PIPELINE_BATCH_SIZE:
             transaction.on_commit(publish_gather_unless_pending)
         return orders
