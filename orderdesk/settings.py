@@ -372,6 +372,10 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S
 # How consumption tax is rounded, once per document per rate: down (切り捨て),
 # half_up (四捨五入) or up (切り上げ).
 TAX_ROUNDING = env_choice("TAX_ROUNDING", "down", {"down", "half_up", "up"})
+# Co-terming (月割り): seats added to a running subscription are priced for the months left of its term.
+# A begun month counts whole ("up") or only complete months count ("down"); the pro-rated yen are rounded like tax.
+COTERM_MONTH_ROUNDING = env_choice("COTERM_MONTH_ROUNDING", "up", {"down", "up"})
+COTERM_PRICE_ROUNDING = env_choice("COTERM_PRICE_ROUNDING", "down", {"down", "half_up", "up"})
 
 ORDERDESK_ISSUER = {
     "name": env_str("ISSUER_NAME", "株式会社オーダーデスク"),
