@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -331,7 +332,8 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
          answers the same, so keys of others are never confirmed to exist.
       2. SUSPENDED — the key is revoked or the subscription suspended (a staff
          decision outranks everything the calendar says).
-      3. EXPIRED — `at`, as a date in Japan, is after the term's last day.
+      3. EXPIRED — `at`, as a date in Japan, is after the term's last day
+         and its LICENSE_EXPIRY_GRACE_DAYS (a renewal extends the term).
       4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
          an add-on whose family has more seats than the base family it runs on
          (every term counted: RDA-1Y seats against SRA-1Y and SRA-3Y seats).
@@ -355,7 +357,7 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
 def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
     if facts.revoked or facts.subscription_status == Subscription.Status.SUSPENDED:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
-    if at.astimezone(JAPAN).date() > facts.term_end:
+    if at.astimezone(JAPAN).date() > facts.term_end and not _in_grace(facts.term_end, at):
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
     if facts.seats <= 0 or (facts.is_addon and facts.addon_family_seats > facts.base_family_seats):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
@@ -364,6 +366,12 @@ def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
             valid=facts.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=facts.mode
         )
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
+
+
+def _in_grace(term_end: date, at: datetime) -> bool:
+    """Within LICENSE_EXPIRY_GRACE_DAYS after the term's last day (Japan time): still usable while a renewal is on its way."""
+    grace = settings.LICENSE_EXPIRY_GRACE_DAYS
+    return grace > 0 and (at.astimezone(JAPAN).date() - term_end).days <= grace
 
 
 # The add-on rule's two sums, as addon_excess() counts them for provisioning: the seats of the key's

@@ -23,6 +23,8 @@ app.conf.task_routes = {
     # The control room's rollups and digest: in a surge the pipeline queue holds
     # thousands of messages, and the dashboard must not wait behind them.
     "control.tasks.*": {"queue": "notifications"},
+    # Mail to customers (renewal notices) goes with the other notifications.
+    "licensing.tasks.send_renewal_notices": {"queue": "notifications"},
 }
 
 app.autodiscover_tasks()
