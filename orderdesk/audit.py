@@ -185,12 +185,15 @@ def transition(
     data: dict | None = None,
     changes: dict | None = None,
     guard: Callable[[models.Model], None] | None = None,
+    within: Callable[[models.Model], None] | None = None,
     on_commit: Callable[[models.Model], None] | None = None,
 ):
     """Lock one subject (`queryset.get(pk=pk)`, its own row only) and move it; raise TransitionNotAllowed otherwise.
 
     `guard` may refuse after the row is locked (checks that need the current
-    data); `on_commit` runs after the commit with the saved subject.
+    data); `within` runs after the move in the same transaction (what must
+    commit with it: the customer's event in the outbox); `on_commit` runs
+    after the commit with the saved subject.
     """
     with transaction.atomic():
         subject = queryset.select_for_update(of=("self",)).get(pk=pk)
@@ -206,6 +209,8 @@ def transition(
             actor=actor,
             action=action,
         )
+        if within is not None:
+            within(subject)
         if on_commit is not None:
             transaction.on_commit(lambda: on_commit(subject))
     return subject

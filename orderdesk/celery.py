@@ -23,7 +23,9 @@ app.conf.task_routes = {
     # The control room's rollups and digest: in a surge the pipeline queue holds
     # thousands of messages, and the dashboard must not wait behind them.
     "control.tasks.*": {"queue": "notifications"},
-    # Mail to customers (renewal notices) goes with the other notifications.
+    # Webhook deliveries and customer e-mail (orderdesk.notifications).
+    "orderdesk.notifications.tasks.*": {"queue": "notifications"},
+    # The daily renewal notices (they queue e-mail and events through orderdesk.notifications).
     "licensing.tasks.send_renewal_notices": {"queue": "notifications"},
 }
 

@@ -24,7 +24,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from orderdesk.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from orderdesk.env import env_bool, env_choice, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ORDERDESK_VAR_DIR", str(BASE_DIR / "var")))
@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     # Our apps first: their translations take precedence over the libraries'
     # (import-export's catalog, for one, has its own Japanese for "Created").
     "orderdesk",
+    "orderdesk.notifications",
     "licensing",
     "quotes",
     "orders",
@@ -467,6 +468,33 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "quotes@orderdesk.example.jp")
 
+# --- Webhooks and customer e-mail (orderdesk.notifications; README "Webhooks") ---------
+# Only https targets, unless this is on (development); a local instance allows http.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", LOCAL)
+# Targets resolving to private, loopback or link-local addresses are refused unless this is on (tests, the demo).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096, minimum=0)
+# Retries: the first after this, doubling up to WEBHOOK_RETRY_MAX_SECONDS, each randomised to half..all of it,
+# for WEBHOOK_RETRY_FOR_SECONDS after the first attempt; an endpoint failing that long without a success is disabled.
+WEBHOOK_RETRY_FIRST_SECONDS = env_float("WEBHOOK_RETRY_FIRST_SECONDS", 30.0, minimum=0.01)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 6 * 60 * 60.0, minimum=0.01)
+WEBHOOK_RETRY_FOR_SECONDS = env_float("WEBHOOK_RETRY_FOR_SECONDS", 3 * 24 * 60 * 60.0, minimum=0.01)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_float("WEBHOOK_DISABLE_AFTER_SECONDS", WEBHOOK_RETRY_FOR_SECONDS, minimum=0.01)
+# A retry due within this goes as a delayed message; a later one is published by the sweeper when due.
+WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS = env_float("WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS", 300.0, minimum=0)
+# An attempt holds its delivery this long; a worker killed mid-attempt releases it by time.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=1)
+if WEBHOOK_LEASE_SECONDS <= 2 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be more than twice WEBHOOK_TIMEOUT_SECONDS")
+WEBHOOK_SIGNING_OVERLAP_HOURS = env_int("WEBHOOK_SIGNING_OVERLAP_HOURS", 24, minimum=0)
+WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500, minimum=1)
+WEBHOOK_DISPATCH_DEDUP_SECONDS = env_int("WEBHOOK_DISPATCH_DEDUP_SECONDS", 10, minimum=0)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30.0, minimum=0.1)
+WEBHOOK_SWEEP_GRACE_SECONDS = env_float("WEBHOOK_SWEEP_GRACE_SECONDS", 10.0, minimum=0)
+WEBHOOK_SWEEP_BATCH = env_int("WEBHOOK_SWEEP_BATCH", 1000, minimum=1)
+WEBHOOK_ENDPOINTS_PER_CUSTOMER = env_int("WEBHOOK_ENDPOINTS_PER_CUSTOMER", 10, minimum=1)
+
 # --- The shared backlog (staff pages under /backlog/) -----------------------------
 
 # An order's age (since it was received) colours it: fresh below the first
@@ -595,6 +623,11 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_tim
 # messages are delivered again (acks_late), and every step tolerates that.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
+    # Events, webhook deliveries and e-mail whose message was lost (orderdesk.notifications.delivery).
+    "sweep-notifications": {
+        "task": "orderdesk.notifications.tasks.sweep_notifications",
+        "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
+    },
     "sweep-stuck-orders": {
         "task": "orders.tasks.sweep_stuck_orders",
         "schedule": float(ORDER_SWEEP_INTERVAL_SECONDS),

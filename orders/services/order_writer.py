@@ -3,7 +3,8 @@
 Both write the same rows and keep the same promises:
 
 - the order gets the next number of the year (orderdesk.numbering);
-- the order, its lines, its first timeline event and, for the API, the
+- the order, its lines, its first timeline event, the customer's
+  `order.received` event (the notifications outbox) and, for the API, the
   response to replay for the request's Idempotency-Key commit together, or
   nothing is written (a PO number the customer already used raises
   IntegrityError from the unique constraint);
@@ -30,8 +31,11 @@ from orderdesk.api.idempotency import finish_record
 from orderdesk.audit import Actor
 from orderdesk.db import fetch_one, statement_atomic
 from orderdesk.models import IdempotencyRecord
+from orderdesk.notifications.models import Event
+from orderdesk.notifications.outbox import dispatch_after_commit
 from orderdesk.numbering import next_number
 from orders.models import Order, OrderEvent, OrderLine
+from orders.services.notices import order_received_event_row
 from orders.services.queueing import enqueue_new_order
 
 ORDER_NUMBER_PREFIX = "O"
@@ -60,6 +64,8 @@ class OrmOrderWriter:
             order.prefetched_lines = new_order.lines
             OrderEvent(**{**rows.event, "order_id": order.pk}).save(force_insert=True)
             response = replayable(order) if replayable is not None else None
+            Event(**order_received_event_row(order=order, body=None if response is None else response.body)).save(force_insert=True)
+            dispatch_after_commit()
             if response is not None and response.record_id is not None:
                 finish_record(response.record_id, status=response.status, body=response.body, headers=response.headers)
             transaction.on_commit(lambda: enqueue_new_order(order.pk))
@@ -83,6 +89,7 @@ class PostgresOrderWriter:
             "order": rows.order,
             "lines": rows.lines,
             "event": rows.event,
+            "outbox_event": order_received_event_row(order=order, body=None if response is None else response.body),
             "response": None if response is None else {"body": response.body, "headers": response.headers, "status": response.status},
         }
         with statement_atomic():
@@ -94,6 +101,7 @@ class PostgresOrderWriter:
                     None if response is None else response.record_id,
                 ],
             )
+        dispatch_after_commit()
         transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
@@ -196,7 +204,7 @@ def _json_date(value):
 
 @functools.cache
 def _write_order_sql() -> str:
-    """One statement: the order, its lines and event (given the order's new id), and the key's stored response.
+    """One statement: the order, its lines and event (given the order's new id), the outbox event, and the key's stored response.
 
     Built from the models, so a field added to one is written without a change
     here. Every row travels in one JSON document, which PostgreSQL casts to
@@ -224,6 +232,7 @@ WITH document AS (SELECT %s::jsonb AS rows),
 new_order AS ({insert(Order, source="(SELECT rows -> 'order' FROM document)", many=False, order_id_from=None)} RETURNING id),
 new_lines AS ({insert(OrderLine, source="(SELECT rows -> 'lines' FROM document)", many=True, order_id_from="(SELECT id FROM new_order)")}),
 new_event AS ({insert(OrderEvent, source="(SELECT rows -> 'event' FROM document)", many=False, order_id_from="(SELECT id FROM new_order)")}),
+outbox_event AS ({insert(Event, source="(SELECT rows -> 'outbox_event' FROM document)", many=False, order_id_from=None)}),
 stored_response AS (
     UPDATE {record_table}
     SET state = %s::text,

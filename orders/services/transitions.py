@@ -1,13 +1,16 @@
 """Order status changes and timeline entries, in the shape every audited change takes (orderdesk.audit).
 
 An order's status change also sets `status_reason` (what the API shows next
-to the status) to the event's reason.
+to the status) to the event's reason, and writes the customer's event (and
+e-mail) for the statuses customers hear about, in the same transaction
+(orders.services.notices).
 """
 
 from collections.abc import Callable, Iterable, Sequence
 
 from orderdesk.audit import Actor, Move, TransitionNotAllowed, transition, transitions_locked
 from orders.models import Order, OrderEvent
+from orders.services.notices import orders_notices_record
 
 __all__ = ["Actor", "Move", "TransitionNotAllowed", "order_transition", "orders_transition_locked", "record_event"]
 
@@ -45,6 +48,7 @@ def order_transition(
         reason=reason,
         data=data,
         changes={"status_reason": reason[:500], **(changes or {})},
+        within=lambda order: orders_notices_record(orders=[order], to_status=to_status),
         on_commit=on_commit,
     )
 
@@ -57,6 +61,8 @@ def orders_transition_locked(
         Move(subject=move.subject, reason=move.reason, changes={"status_reason": move.reason[:500], **move.changes}, data=move.data)
         for move in moves
     ]
-    return transitions_locked(
+    moved = transitions_locked(
         event_model=OrderEvent, moves=moves, allowed_from=allowed_from, to_status=to_status, actor=actor, action=action
     )
+    orders_notices_record(orders=moved, to_status=to_status)
+    return moved
