@@ -1,7 +1,7 @@
 """Renewals: which terms are ending, the notices to the customers' billing contacts, and extending a term.
 
     renewals_due(...)          the subscriptions whose term ends within 90 days (or lapsed, still in grace)
-    renewal_notices_send(...)  Celery beat, daily: the 90-, 30- and 7-day notices, each once
+    renewal_notices_send(...)  Celery beat, daily: the 90-, 30- and 7-day notices (e-mail and event), each once
     subscription_renew(...)    an accepted renewal: the term extended, the seats set, once per reference
 
 Licensing knows nothing of quotes or orders: a renewal quote is drafted in
@@ -9,20 +9,18 @@ quotes (quotes.services.renewals), and the order an accepted renewal quote
 becomes calls subscription_renew from the pipeline's provisioning step.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet, Sum
 
 from licensing.models import Customer, RenewalNotice, SeatLedgerEntry, Subscription, SubscriptionRenewal
 from licensing.selectors import with_seats
 from licensing.services import LedgerError, ReferenceConflict, japan_today, term_end_for
-
-logger = logging.getLogger(__name__)
+from orderdesk.notifications.emails import email_enqueue
+from orderdesk.notifications.outbox import event_record
 
 # A term's end is announced this many days before it (each notice once), and the renewals list looks this far ahead.
 RENEWAL_NOTICE_DAYS = (90, 30, 7)
@@ -63,44 +61,61 @@ def renewals_due(*, today: date | None = None, within_days: int = RENEWAL_HORIZO
 
 
 def renewal_notices_send(*, today: date | None = None) -> int:
-    """Send each subscription's due notice (90, 30, 7 days before its term ends) once; returns how many were sent.
+    """Queue each subscription's due notice (90, 30, 7 days before its term ends) once; returns how many were queued.
 
-    A notice row is claimed (unique per subscription, term end and days)
-    before the e-mail goes, so a second run (a redelivered message, beat
-    restarted, two beats) sends nothing again; a failed send gives the claim
-    back for the next run. A renewed term has a new end and its own notices.
-    Customers without a billing e-mail get none (nothing is claimed for them).
+    Per subscription one transaction writes the RenewalNotice row (unique per
+    subscription, term end and days), the e-mail to the billing contact and
+    the `subscription.renewal_due` event (orderdesk.notifications: sent and
+    delivered by the notifications queue after the commit, retried there). A
+    second run (a redelivered message, beat restarted, two beats) finds the
+    row and queues nothing again. A renewed term has a new end and its own
+    notices. Customers without a billing e-mail get the event but no e-mail.
     """
     today = today or japan_today()
-    sent = 0
+    queued = 0
     for subscription in renewals_due(today=today):
         band = notice_band((subscription.term_end - today).days)
-        if band is None or not subscription.customer.billing_email:
-            continue
-        notice = _claim(subscription=subscription, days_before=band)
-        if notice is None:
-            continue
-        try:
-            renewal_notice_email(notice=notice, subscription=subscription, today=today)
-        except Exception:
-            logger.exception("renewal notice for %s (%s days) could not be sent", subscription, band)
-            RenewalNotice.objects.filter(pk=notice.pk).delete()
-            continue
-        sent += 1
-    return sent
+        if band is not None and _notice_record(subscription=subscription, days_before=band, today=today):
+            queued += 1
+    return queued
 
 
-def _claim(*, subscription: Subscription, days_before: int) -> RenewalNotice | None:
+def _notice_record(*, subscription: Subscription, days_before: int, today: date) -> bool:
     try:
         with transaction.atomic():
-            return RenewalNotice.objects.create(
+            notice = RenewalNotice.objects.create(
                 subscription=subscription,
                 term_end=subscription.term_end,
                 days_before=days_before,
                 sent_to=subscription.customer.billing_email,
             )
+            event_record(
+                customer_id=subscription.customer_id,
+                event_type="subscription.renewal_due",
+                payload=_event_payload(subscription, days_before=days_before, today=today),
+            )
+            if notice.sent_to:
+                renewal_notice_email(notice=notice, subscription=subscription, today=today)
     except IntegrityError:
-        return None
+        return False  # sent before
+    return True
+
+
+def _event_payload(subscription: Subscription, *, days_before: int, today: date) -> dict:
+    start, end = next_term(subscription)
+    return {
+        "object": {
+            "sku": subscription.product.sku,
+            "seats": subscription.seats,
+            "term_start": subscription.term_start.isoformat(),
+            "term_end": subscription.term_end.isoformat(),
+            "status": subscription.status,
+        },
+        "days_left": (subscription.term_end - today).days,
+        "notice": days_before,
+        "grace_until": (subscription.term_end + timedelta(days=settings.LICENSE_EXPIRY_GRACE_DAYS)).isoformat(),
+        "renewal_term": {"start": start.isoformat(), "end": end.isoformat()},
+    }
 
 
 NOTICE_SUBJECT = "【ライセンス更新のご案内】{product}の有効期限は{term_end}です"
@@ -127,18 +142,16 @@ def _japanese_date(value: date) -> str:
 
 
 def renewal_notice_email(*, notice: RenewalNotice, subscription: Subscription, today: date) -> None:
-    """The notice itself, in Japanese, to the billing contact (Django's mail on the notifications worker).
-
-    The one place a renewal notice leaves Orderdesk: when the notifications
-    outbox exists, this is what routes through it (and raises the
-    subscription.renewal_due event).
-    """
+    """The notice itself, in Japanese, to the billing contact: queued in the outbox, sent by the notifications queue."""
     customer = subscription.customer
     honorific = "御中" if customer.honorific == Customer.Honorific.COMPANY else "様"
     grace_days = settings.LICENSE_EXPIRY_GRACE_DAYS
     grace_end = subscription.term_end + timedelta(days=grace_days)
     issuer = settings.ORDERDESK_ISSUER.get("name", "")
-    EmailMessage(
+    email_enqueue(
+        customer_id=customer.pk,
+        topic=f"subscription:{subscription.pk}",
+        kind="renewal_notice",
         subject=NOTICE_SUBJECT.format(product=subscription.product.name_ja, term_end=_japanese_date(subscription.term_end)),
         body=NOTICE_BODY.format(
             recipient=f"{customer.name} {honorific}",
@@ -150,9 +163,8 @@ def renewal_notice_email(*, notice: RenewalNotice, subscription: Subscription, t
             days_left=(subscription.term_end - today).days,
             grace=f"猶予期間（{_japanese_date(grace_end)}まで）の後、" if grace_days else "",
         ),
-        from_email=settings.RENEWAL_FROM_EMAIL,
         to=[notice.sent_to],
-    ).send()
+    )
 
 
 # --- Extending a term --------------------------------------------------------------------

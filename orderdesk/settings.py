@@ -308,8 +308,6 @@ LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS = env_int("LICENSE_VALIDATE_CLOCK_TOLER
 # An expired subscription's keys still validate for this many days after the term's last day (Japan time),
 # while its renewal is on its way; then they answer EXPIRED.
 LICENSE_EXPIRY_GRACE_DAYS = env_int("LICENSE_EXPIRY_GRACE_DAYS", 14, minimum=0)
-# Renewal notices (90, 30 and 7 days before a term ends) go out daily from Celery beat, from this address.
-RENEWAL_FROM_EMAIL = env_str("RENEWAL_FROM_EMAIL", "sales@orderdesk.example.jp")
 # The work-hours record (outside-hours rows, daily counters) is pruned after this many days.
 # Japanese labour law keeps attendance records for 5 years (3 during the transition): 3 years by default.
 WORK_HOURS_RECORD_RETENTION_DAYS = env_int("WORK_HOURS_RECORD_RETENTION_DAYS", 3 * 365, minimum=1)

@@ -15,6 +15,8 @@ from orderdesk.audit import Actor
 from orders.models import Order
 from orders.services.from_quote import order_from_quote
 from orders.services.pipeline import order_advance
+from orderdesk.notifications.emails import email_send
+from orderdesk.notifications.models import Event, OutboundEmail
 from quotes.models import Quote
 from quotes.services.renewals import renewal_quote_draft
 from quotes.services.workflow import quote_send
@@ -43,6 +45,11 @@ def test_the_notice_due_is_the_nearest_of_90_30_and_7_days():
     assert [notice_band(days) for days in (120, 91, 90, 31, 30, 8, 7, 0, -1)] == [None, None, 90, 90, 30, 30, 7, 7, None]
 
 
+def notices():
+    """The renewal e-mails queued in the outbox, oldest first."""
+    return list(OutboundEmail.objects.filter(kind="renewal_notice").order_by("pk"))
+
+
 def test_the_billing_contact_gets_each_notice_once_in_japanese(billed, catalog):
     subscription_ending(billed, catalog["SRA-1Y"], TERM_END)
     sent_on = {}
@@ -53,12 +60,24 @@ def test_the_billing_contact_gets_each_notice_once_in_japanese(billed, catalog):
             sent_on[days_before] = sent
 
     assert sent_on == {90: 1, 30: 1, 7: 1}
-    assert [message.to for message in mail.outbox] == [["keiri@owner.example.jp"]] * 3
-    first = mail.outbox[0]
+    assert [email.to for email in notices()] == [["keiri@owner.example.jp"]] * 3
+    first = notices()[0]
     assert first.subject == "【ライセンス更新のご案内】セキュアリモートアクセス 1年ライセンスの有効期限は2027年3月31日です"
     assert "株式会社オーナー 御中" in first.body and "ユーザー数: 50" in first.body and "あと90日" in first.body
     assert "猶予期間（2027年4月14日まで）" in first.body  # the default 14 days' grace
+    assert "あと7日" in notices()[2].body
     assert sorted(RenewalNotice.objects.values_list("days_before", flat=True)) == [7, 30, 90]
+    # The webhook event, one per notice.
+    events = list(Event.objects.filter(type="subscription.renewal_due").order_by("pk"))
+    assert [event.payload["notice"] for event in events] == [90, 30, 7]
+    assert events[0].payload["object"] == {
+        "sku": "SRA-1Y", "seats": 50, "term_start": "2026-04-01", "term_end": "2027-03-31", "status": "active"
+    }
+    assert events[0].payload["renewal_term"] == {"start": "2027-04-01", "end": "2028-03-31"}
+    # The notifications worker sends it (orderdesk.notifications.emails.email_send), once.
+    assert email_send(email_id=first.pk) is True and email_send(email_id=first.pk) is None
+    assert [message.subject for message in mail.outbox] == [first.subject]
+    assert mail.outbox[0].to == ["keiri@owner.example.jp"]
 
 
 def test_a_missed_notice_is_not_sent_late_and_a_renewed_term_gets_its_own(billed, catalog):
@@ -71,31 +90,34 @@ def test_a_missed_notice_is_not_sent_late_and_a_renewed_term_gets_its_own(billed
     assert renewal_notices_send(today=TERM_END - timedelta(days=7)) == 0  # the term no longer ends then
     assert renewal_notices_send(today=date(2028, 3, 31) - timedelta(days=90)) == 1
     assert RenewalNotice.objects.filter(term_end=date(2028, 3, 31), days_before=90).exists()
+    assert len(notices()) == 2
 
 
-def test_nothing_is_sent_without_a_billing_address_or_seats(customer, catalog):
+def test_no_email_without_a_billing_address_and_nothing_for_a_suspended_subscription(customer, catalog):
     customer.billing_email = ""
     customer.save()
-    provisioned = subscription_ending(customer, catalog["SRA-1Y"], TERM_END)  # no billing e-mail
-    assert renewal_notices_send(today=TERM_END - timedelta(days=30)) == 0
+    provisioned = subscription_ending(customer, catalog["SRA-1Y"], TERM_END)
+    assert renewal_notices_send(today=TERM_END - timedelta(days=30)) == 1
+    assert not notices() and Event.objects.filter(type="subscription.renewal_due").count() == 1
+
     Subscription.objects.filter(pk=provisioned.entry.subscription_id).update(status=Subscription.Status.SUSPENDED)
     customer.billing_email = "keiri@owner.example.jp"
     customer.save()
-    assert renewal_notices_send(today=TERM_END - timedelta(days=30)) == 0
-    assert not mail.outbox and not RenewalNotice.objects.exists()
+    assert renewal_notices_send(today=TERM_END - timedelta(days=7)) == 0
+    assert not notices()
 
 
 def test_beat_runs_the_notices_daily_on_the_notifications_queue(billed, catalog):
-    schedule = django_settings.CELERY_BEAT_SCHEDULE["renewal-notices"]
-    assert schedule["task"] == send_renewal_notices.name == "licensing.tasks.send_renewal_notices"
     from orderdesk.celery import app
 
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["renewal-notices"]
+    assert schedule["task"] == send_renewal_notices.name == "licensing.tasks.send_renewal_notices"
     assert app.amqp.router.route({}, send_renewal_notices.name)["queue"].name == "notifications"
     subscription_ending(billed, catalog["SRA-1Y"], japan_today() + timedelta(days=30))
 
     assert send_renewal_notices.apply().get() == 1
     assert send_renewal_notices.apply().get() == 0
-    assert len(mail.outbox) == 1
+    assert len(notices()) == 1
 
 
 # --- The list and the renewal quote --------------------------------------------------------
