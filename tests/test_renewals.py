@@ -248,3 +248,16 @@ def test_expired_keys_validate_expired_after_the_grace_period(customer, catalog,
     assert license_validate(customer=None, key=key, at=_noon(TERM_END + timedelta(days=4))).code == "EXPIRED"
     settings.LICENSE_EXPIRY_GRACE_DAYS = 0
     assert license_validate(customer=None, key=key, at=_noon(TERM_END + timedelta(days=1))).code == "EXPIRED"
+
+
+def test_renewing_add_on_seats_is_not_counted_as_more_add_on_seats(customer, catalog):
+    from orders.rules import addon_seats_over_base
+
+    subscription_ending(customer, catalog["SRA-1Y"], TERM_END, seats=20, reference="order-line:base")
+    addon = subscription_ending(customer, catalog["RDA-1Y"], TERM_END, seats=20, reference="order-line:addon")
+    quote = renewal_quote_draft(subscription_id=addon.entry.subscription_id, actor=Actor.system("tests")).quote
+    quote = quote_send(quote=quote, actor=Actor.system("tests"))
+
+    order = order_from_quote(quote=quote, actor=Actor.customer(customer)).order
+
+    assert addon_seats_over_base(Order.objects.get(pk=order.pk)) == []  # 20 renewed, not 20 more on 20 base seats
