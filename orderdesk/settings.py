@@ -482,11 +482,16 @@ WEBHOOK_DISABLE_AFTER_SECONDS = env_float("WEBHOOK_DISABLE_AFTER_SECONDS", WEBHO
 # A retry due within this goes as a delayed message; a later one is published by the sweeper when due.
 WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS = env_float("WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS", 300.0, minimum=0)
 # An attempt holds its delivery this long; a worker killed mid-attempt releases it by time.
-WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60, minimum=1)
-if WEBHOOK_LEASE_SECONDS <= 2 * WEBHOOK_TIMEOUT_SECONDS:
-    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be more than twice WEBHOOK_TIMEOUT_SECONDS")
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 150, minimum=1)
+
 WEBHOOK_SIGNING_OVERLAP_HOURS = env_int("WEBHOOK_SIGNING_OVERLAP_HOURS", 24, minimum=0)
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500, minimum=1)
+# Deliveries per message, attempted one after the other (each at most WEBHOOK_TIMEOUT_SECONDS).
+WEBHOOK_DELIVERY_BATCH = env_int("WEBHOOK_DELIVERY_BATCH", 10, minimum=1)
+# A batch whose endpoint stops answering skips the rest of that endpoint's deliveries; it may still take
+# one timeout (connect, then each read) per endpoint that answers slowly: the lease must outlast that.
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_DELIVERY_BATCH * 2 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_DELIVERY_BATCH × 2 × WEBHOOK_TIMEOUT_SECONDS")
 WEBHOOK_DISPATCH_DEDUP_SECONDS = env_int("WEBHOOK_DISPATCH_DEDUP_SECONDS", 10, minimum=0)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30.0, minimum=0.1)
 WEBHOOK_SWEEP_GRACE_SECONDS = env_float("WEBHOOK_SWEEP_GRACE_SECONDS", 10.0, minimum=0)
@@ -636,6 +641,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Daily, just after midnight Japan time (CELERY_TIMEZONE): yesterday's last valid day has ended.
     "expire-quotes": {"task": "quotes.tasks.expire_quotes", "schedule": crontab(hour=0, minute=5)},
+    # Customers hear 3 days ahead that a sent quote is about to expire (the quote.expiring event).
+    "notify-expiring-quotes": {"task": "quotes.tasks.notify_expiring_quotes", "schedule": crontab(hour=9, minute=0)},
     # The dashboard's per-minute rollups (control.rollups).
     "rollup-orders": {"task": "control.tasks.rollup_orders", "schedule": float(DASHBOARD_ROLLUP_INTERVAL_SECONDS)},
     # The managers' daily digest of yesterday, at 08:30 Japan time.

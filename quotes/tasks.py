@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from quotes.services.notices import quotes_expiring_notify
 from quotes.services.workflow import quote_expire_due
 
 
@@ -9,3 +10,9 @@ from quotes.services.workflow import quote_expire_due
 def expire_quotes() -> int:
     """Daily (beat): sent quotes past their validity become expired."""
     return quote_expire_due()
+
+
+@shared_task
+def notify_expiring_quotes() -> int:
+    """Daily (beat): the quote.expiring event for sent quotes that end in 3 days."""
+    return quotes_expiring_notify()

@@ -17,7 +17,7 @@ from quotes.selectors import customer_search, quote_author_ids, quote_for_staff,
 from quotes.services.documents import quote_render_by_number
 from quotes.services.editing import default_valid_until, quote_create, quote_revise, quote_update
 from quotes.services.errors import QuoteActionNotAllowed, QuoteInvalid
-from quotes.services.mail import quote_email_again
+from quotes.services.mail import quote_email_again, quote_email_state
 from quotes.services.pricing import quote_price
 from quotes.services.workflow import (
     quote_approve,
@@ -221,6 +221,7 @@ def quote_detail(request, number):
             "last_event": events[-1] if events else None,
             "successor": Quote.objects.filter(supersedes=quote).first(),
             "order": quote.orders.first(),
+            "email": quote_email_state(quote),
             "can_approve": has_role(request.user, MANAGER) and not wrote_quote(user=request.user, quote=quote),
             "approver_wrote_it": has_role(request.user, MANAGER) and wrote_quote(user=request.user, quote=quote),
         },
@@ -274,7 +275,7 @@ def quote_send_view(request, number):
 @role_required(*QUOTE_ROLES)
 @require_POST
 def quote_email_again_view(request, number):
-    return _act(request, number, quote_email_again, _("Quote %(number)s was e-mailed again."))
+    return _act(request, number, quote_email_again, _("The e-mail of quote %(number)s is being sent again."))
 
 
 @role_required(*QUOTE_ROLES)

@@ -93,7 +93,7 @@ def draft_quote(*, customer, lines, discount: int = 0, valid_until=None, user=No
 
 
 def sent_quote(**kwargs):
-    """A draft that needs no approval, sent (the e-mail goes to Django's test outbox)."""
+    """A draft that needs no approval, sent (its e-mail queued for the notifications worker: orderdesk.notifications.emails.email_send)."""
     from orderdesk.audit import Actor
     from quotes.services.workflow import quote_send
 

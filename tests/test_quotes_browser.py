@@ -12,6 +12,8 @@ from django.core import mail
 
 from licensing.models import Product
 from orders.models import Order
+from orderdesk.notifications.emails import email_send
+from orderdesk.notifications.models import OutboundEmail
 from quotes.models import Quote
 from tests.conftest import REQUIRE_SERVICES, client_for, skip_or_fail
 from tests.factories import PriceTierFactory, ProductFactory, staff_user
@@ -127,6 +129,11 @@ def test_sales_builds_sends_and_the_customer_accepts_a_quote(browser_page, live_
 
     page.click("#send-quote")
     page.wait_for_selector(".badge.status-sent")
+    assert "送信中" in page.locator("#email-state").inner_text()  # the button answered at once; a worker sends it
+    assert len(mail.outbox) == 0
+    email_send(email_id=OutboundEmail.objects.get(topic=f"quote:{quote.pk}").pk)  # what the notifications worker runs
+    page.reload()
+    assert "送信済み" in page.locator("#email-state").inner_text()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [customer.billing_email] and quote.number in message.subject

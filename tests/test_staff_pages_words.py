@@ -167,11 +167,13 @@ def test_every_page_writes_dates_one_way_per_language(client, customer, catalog)
                 assert not re.search(pattern, text), (language, url, re.findall(pattern, text))
 
 
-def test_the_quote_email_writes_the_validity_the_same_way(customer, catalog, mailoutbox, django_capture_on_commit_callbacks):
+def test_the_quote_email_writes_the_validity_the_same_way(customer, catalog, mailoutbox):
+    from orderdesk.notifications.emails import email_send
+    from orderdesk.notifications.models import OutboundEmail
     from tests.factories import sent_quote
 
-    with django_capture_on_commit_callbacks(execute=True):
-        sent_quote(customer=customer, lines=[(catalog["SRA-1Y"], 10)], valid_until=date(2027, 1, 1))
+    sent_quote(customer=customer, lines=[(catalog["SRA-1Y"], 10)], valid_until=date(2027, 1, 1))
+    email_send(email_id=OutboundEmail.objects.get(kind="quote.sent").pk)  # what the notifications worker runs
 
     assert "2027年1月1日" in mailoutbox[0].body and "2027年01月01日" not in mailoutbox[0].body
 

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from licensing.api.validate import device_validate_view
 from licensing.api.views import LicenseViewSet, ProductViewSet
+from orderdesk.notifications.api import WebhookEndpointViewSet
 from orders.api.quotes import QuoteAcceptView
 from orders.api.submit import order_submit_view
 from orders.api.views import OrderQuotePdfView, OrderViewSet
@@ -14,6 +15,7 @@ from quotes.api.views import QuoteDetailView
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("licenses", LicenseViewSet, basename="license")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 
 def _with_the_intake(order_list):

@@ -1,6 +1,6 @@
 """Delivering one event to one endpoint, at least once, and the retry schedule.
 
-    delivery_attempt(delivery_id=…)   one attempt, if the delivery is due and no one else holds it
+    deliveries_attempt(delivery_ids=…)   one attempt of each that is due and no one else holds
     retry_delay(attempts)             seconds until the next attempt
     delivery_send_again(delivery=…)   staff or the customer: deliver once more, with a fresh retry window
     notifications_sweep()             publish again what a lost message left waiting
@@ -23,6 +23,8 @@ is e-mailed.
 import json
 import logging
 import random
+import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -61,42 +63,81 @@ def event_body(event: Event) -> bytes:
     return json.dumps(event_envelope(event), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def delivery_attempt(*, delivery_id: int) -> PostResult | None:
-    """One attempt of a due delivery no one else holds; None when there was nothing to do."""
+def deliveries_attempt(*, delivery_ids: Sequence[int]) -> list[PostResult]:
+    """One attempt of each due delivery no one else holds, one after the other; the results of those attempted.
+
+    The claim is one UPDATE that marks the rows with this call's token (a
+    second worker's UPDATE re-checks the lease and skips them); the requests
+    hold no database lock; the outcomes are recorded in one transaction.
+    """
     now = timezone.now()
+    token = uuid.uuid4().hex
     claimed = (
-        WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now)
+        WebhookDelivery.objects.filter(pk__in=list(delivery_ids), status=Status.PENDING, next_attempt_at__lte=now)
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        .update(leased_until=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS), attempts=F("attempts") + 1, last_attempt_at=now)
+        .update(
+            leased_until=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS),
+            lease_token=token,
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
     )
     if not claimed:
-        return None
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if not endpoint.is_active:
-        WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING).update(status=Status.FAILED, leased_until=None)
-        return None
+        return []
+    deliveries = list(
+        WebhookDelivery.objects.select_related("event", "endpoint").filter(lease_token=token, pk__in=list(delivery_ids)).order_by("pk")
+    )
+    inactive = [d.pk for d in deliveries if not d.endpoint.is_active]
+    if inactive:
+        WebhookDelivery.objects.filter(pk__in=inactive, lease_token=token).update(status=Status.FAILED, leased_until=None, next_attempt_at=None)
+    attempted, unreachable, skipped = [], set(), []
+    for delivery in deliveries:
+        if not delivery.endpoint.is_active:
+            continue
+        if delivery.endpoint_id in unreachable:
+            skipped.append(delivery.pk)  # its endpoint did not answer just now: not attempted, due again
+            continue
+        result = _post(delivery, now=now)
+        attempted.append((delivery, result))
+        if result.status_code is None:
+            unreachable.add(delivery.endpoint_id)
+    if skipped:
+        WebhookDelivery.objects.filter(pk__in=skipped, lease_token=token).update(
+            leased_until=None, lease_token="", attempts=F("attempts") - 1
+        )
+    _record(attempted, token=token)
+    return [result for _delivery, result in attempted]
+
+
+def delivery_attempt(*, delivery_id: int) -> PostResult | None:
+    """One attempt of one due delivery; None when there was nothing to do."""
+    results = deliveries_attempt(delivery_ids=[delivery_id])
+    return results[0] if results else None
+
+
+def _post(delivery: WebhookDelivery, *, now) -> PostResult:
     body = event_body(delivery.event)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Orderdesk-Event-Id": delivery.event.public_id,
         "Orderdesk-Event-Type": delivery.event.type,
-        SIGNATURE_HEADER: signature_header(body=body, secrets=endpoint.signing_secrets(now=now)),
+        SIGNATURE_HEADER: signature_header(body=body, secrets=delivery.endpoint.signing_secrets(now=now)),
     }
-    result = safe_post(endpoint.url, body=body, headers=headers)
-    _record(delivery=delivery, result=result)
-    return result
+    return safe_post(delivery.endpoint.url, body=body, headers=headers)
 
 
-def _record(*, delivery: WebhookDelivery, result: PostResult) -> None:
+def _record(attempted: list[tuple[WebhookDelivery, PostResult]], *, token: str) -> None:
+    """The attempts and their outcomes: delivered, retry later, or given up; endpoints that failed too long disabled."""
+    if not attempted:
+        return
     now = timezone.now()
-    retry_in = None
+    retries: list[tuple[int, float]] = []
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                DeliveryAttempt.objects.create(
-                    delivery=delivery,
+        DeliveryAttempt.objects.bulk_create(
+            [
+                DeliveryAttempt(
+                    delivery_id=delivery.pk,
                     number=delivery.attempts,
                     attempted_at=delivery.last_attempt_at,
                     succeeded=result.succeeded,
@@ -105,32 +146,41 @@ def _record(*, delivery: WebhookDelivery, result: PostResult) -> None:
                     response_excerpt=result.excerpt,
                     error=result.error,
                 )
-        except IntegrityError:
-            pass  # a second recording of the same attempt (a lease that expired under a slow worker)
-        pending = WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING)
-        endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
-        if result.succeeded:
-            pending.update(status=Status.SUCCEEDED, delivered_at=now, leased_until=None, next_attempt_at=None)
-            endpoints.filter(failing_since__isnull=False).update(failing_since=None)
-            return
-        endpoints.filter(failing_since__isnull=True).update(failing_since=delivery.last_attempt_at)
-        if now - delivery.retry_window_from >= timedelta(seconds=settings.WEBHOOK_RETRY_FOR_SECONDS):
-            pending.update(status=Status.FAILED, leased_until=None, next_attempt_at=None)
-        else:
-            retry_in = retry_delay(delivery.attempts)
-            pending.update(leased_until=None, next_attempt_at=now + timedelta(seconds=retry_in))
-        endpoint = endpoints.get()
-        if endpoint.is_active and endpoint.failing_since and now - endpoint.failing_since >= timedelta(
-            seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS
-        ):
-            endpoint_disable_failing(endpoint=endpoint)
-            retry_in = None
-    if retry_in is not None and retry_in <= settings.WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS:
-        # A near retry goes as a delayed message; a far one is left to the sweeper (a worker holds a
-        # delayed message unacknowledged until it is due, and a broker redelivers those after its visibility timeout).
-        from orderdesk.notifications.tasks import deliver_webhook
+                for delivery, result in attempted
+            ],
+            ignore_conflicts=True,  # a second recording of one attempt (a lease that expired under a slow worker)
+        )
+        mine = WebhookDelivery.objects.filter(lease_token=token, status=Status.PENDING)
+        succeeded = [delivery for delivery, result in attempted if result.succeeded]
+        failed = [delivery for delivery, result in attempted if not result.succeeded]
+        if succeeded:
+            mine.filter(pk__in=[d.pk for d in succeeded]).update(
+                status=Status.SUCCEEDED, delivered_at=now, leased_until=None, next_attempt_at=None
+            )
+            WebhookEndpoint.objects.filter(pk__in={d.endpoint_id for d in succeeded}, failing_since__isnull=False).update(
+                failing_since=None
+            )
+        for delivery in failed:
+            if now - delivery.retry_window_from >= timedelta(seconds=settings.WEBHOOK_RETRY_FOR_SECONDS):
+                mine.filter(pk=delivery.pk).update(status=Status.FAILED, leased_until=None, next_attempt_at=None)
+            else:
+                delay = retry_delay(delivery.attempts)
+                mine.filter(pk=delivery.pk).update(leased_until=None, next_attempt_at=now + timedelta(seconds=delay))
+                retries.append((delivery.pk, delay))
+        failing_endpoints = {d.endpoint_id: d.last_attempt_at for d in failed if d.endpoint_id not in {s.endpoint_id for s in succeeded}}
+        for endpoint_id, since in failing_endpoints.items():
+            WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(failing_since=since)
+            endpoint = WebhookEndpoint.objects.select_related("customer").get(pk=endpoint_id)
+            if endpoint.is_active and now - endpoint.failing_since >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS):
+                endpoint_disable_failing(endpoint=endpoint)
+                retries = [(pk, delay) for pk, delay in retries if pk not in {d.pk for d in failed if d.endpoint_id == endpoint_id}]
+        # A near retry goes as a delayed message; a far one is left to the sweeper (a worker holds a delayed
+        # message unacknowledged until it is due, and Redis hands those out again after its visibility timeout).
+        from orderdesk.notifications.tasks import deliver_webhooks
 
-        transaction.on_commit(lambda: publish(deliver_webhook, args=[delivery.pk], countdown=retry_in))
+        for delivery_id, delay in retries:
+            if delay <= settings.WEBHOOK_RETRY_PUBLISH_WITHIN_SECONDS:
+                transaction.on_commit(lambda delivery_id=delivery_id, delay=delay: publish(deliver_webhooks, args=[[delivery_id]], countdown=delay))
 
 
 def endpoint_disable_failing(*, endpoint: WebhookEndpoint) -> bool:
@@ -169,9 +219,9 @@ def delivery_send_again(*, delivery: WebhookDelivery) -> WebhookDelivery:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=Status.PENDING, next_attempt_at=now, leased_until=None, retry_window_from=now, delivered_at=None
     )
-    from orderdesk.notifications.tasks import deliver_webhook
+    from orderdesk.notifications.tasks import deliver_webhooks
 
-    transaction.on_commit(lambda: publish(deliver_webhook, args=[delivery.pk]))
+    transaction.on_commit(lambda: publish(deliver_webhooks, args=[[delivery.pk]]))
     delivery.refresh_from_db()
     return delivery
 

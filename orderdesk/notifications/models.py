@@ -96,6 +96,7 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     # An attempt in progress holds the delivery until then (a worker killed mid-attempt releases it by time).
     leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    lease_token = models.CharField(_("lease"), max_length=32, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # The first attempt of this delivery (again), when "send again" restarted it: the retries run for WEBHOOK_RETRY_FOR_SECONDS from here.
     retry_window_from = models.DateTimeField(_("retrying since"), default=timezone.now)

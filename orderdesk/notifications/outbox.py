@@ -180,10 +180,12 @@ def events_dispatch(*, limit: int | None = None) -> list[int]:
 
 
 def publish_deliveries(delivery_ids: Sequence[int]) -> None:
-    from orderdesk.notifications.tasks import deliver_webhook
+    """Messages of up to WEBHOOK_DELIVERY_BATCH deliveries each (ids in order, so mostly one endpoint's)."""
+    from orderdesk.notifications.tasks import deliver_webhooks
 
-    for delivery_id in delivery_ids:
-        publish(deliver_webhook, args=[delivery_id])
+    size = settings.WEBHOOK_DELIVERY_BATCH
+    for start in range(0, len(delivery_ids), size):
+        publish(deliver_webhooks, args=[list(delivery_ids[start : start + size])])
 
 
 def undispatched_waiting(*, older_than: timedelta) -> bool:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from orderdesk.notifications.delivery import delivery_attempt, notifications_sweep
+from orderdesk.notifications.delivery import deliveries_attempt, notifications_sweep
 from orderdesk.notifications.emails import email_send
 from orderdesk.notifications.outbox import events_dispatch
 
@@ -13,8 +13,8 @@ def dispatch_events() -> int:
 
 
 @shared_task
-def deliver_webhook(delivery_id: int) -> None:
-    delivery_attempt(delivery_id=delivery_id)
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    return len(deliveries_attempt(delivery_ids=delivery_ids))
 
 
 @shared_task

@@ -27,12 +27,14 @@ def quote_transition(
     data: dict | None = None,
     changes: dict | None = None,
     guard: Callable[[Quote], None] | None = None,
+    within: Callable[[Quote], None] | None = None,
     on_commit: Callable[[Quote], None] | None = None,
 ) -> Quote:
     """Move a quote from one of `allowed_from` to `to_status`, or raise QuoteActionNotAllowed.
 
     `guard` may raise QuoteActionNotAllowed after the row is locked (checks
-    that need the current data); `changes` are further fields saved with the status.
+    that need the current data); `changes` are further fields saved with the
+    status; `within` runs after the move in its transaction (the customer's event).
     """
     try:
         return transition(
@@ -47,6 +49,7 @@ def quote_transition(
             data=data,
             changes={"updated_at": timezone.now(), **(changes or {})},
             guard=guard,
+            within=within,
             on_commit=on_commit,
         )
     except TransitionNotAllowed as refused:

@@ -15,7 +15,7 @@ from quotes.models import JAPAN, Quote, QuoteEvent
 from orderdesk.audit import Actor
 from quotes.selectors import quote_author_ids
 from quotes.services.errors import QuoteActionNotAllowed, QuoteNotAcceptable
-from quotes.services.mail import quote_email
+from quotes.services.notices import quote_sent_record
 from quotes.services.transitions import quote_transition
 
 EXPIRY = Actor.system("expiry")
@@ -80,7 +80,7 @@ def quote_return(*, quote: Quote, actor: Actor, comment: str) -> Quote:
 
 
 def quote_send(*, quote: Quote, actor: Actor) -> Quote:
-    """Freeze the quote as issued today and e-mail the PDF to the customer's billing address (after commit)."""
+    """Freeze the quote as issued today; with it the customer's quote.sent event and the PDF's e-mail (sent by a worker)."""
 
     def guard(locked: Quote) -> None:
         if locked.status == Quote.Status.DRAFT and locked.needs_approval:
@@ -113,7 +113,7 @@ def quote_send(*, quote: Quote, actor: Actor) -> Quote:
             "sent_at": timezone.now(),
         },
         data={"to": customer.billing_email, "total": quote.total},
-        on_commit=lambda sent: quote_email(quote_id=sent.pk, actor=actor),
+        within=lambda sent: quote_sent_record(quote=sent),
     )
 
 
