@@ -526,3 +526,48 @@ class ValidationDayCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.license_key_id} {self.day}: {self.allowed}"
+
+
+class SubscriptionRenewal(models.Model):
+    """A subscription's term extended by an accepted renewal: once per `reference` (what renewed it)."""
+
+    subscription = models.ForeignKey(
+        Subscription, verbose_name=_("subscription"), on_delete=models.PROTECT, related_name="renewals"
+    )
+    # What renewed it, e.g. "order-line:1234": the same cause never extends the term twice.
+    reference = models.CharField(_("reference"), max_length=100, unique=True)
+    previous_term_end = models.DateField(_("previous term end"))
+    term_end = models.DateField(_("new term end"))
+    seats = models.PositiveIntegerField(_("seats renewed"))
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["subscription", "created_at", "id"]
+        verbose_name = _("subscription renewal")
+        verbose_name_plural = _("subscription renewals")
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.previous_term_end} → {self.term_end}"
+
+
+class RenewalNotice(models.Model):
+    """One notice to the billing contact that a term is ending: per subscription, term and days before, once."""
+
+    subscription = models.ForeignKey(
+        Subscription, verbose_name=_("subscription"), on_delete=models.CASCADE, related_name="renewal_notices"
+    )
+    term_end = models.DateField(_("term end"))
+    days_before = models.PositiveSmallIntegerField(_("days before the end"))
+    sent_to = models.EmailField(_("sent to"), blank=True)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    class Meta:
+        ordering = ["subscription", "term_end", "-days_before"]
+        verbose_name = _("renewal notice")
+        verbose_name_plural = _("renewal notices")
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "term_end", "days_before"], name="one_renewal_notice_each"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.term_end} −{self.days_before}d"

@@ -8,8 +8,10 @@ Tax follows the Qualified Invoice System: once per document per tax rate, on
 that rate's subtotal, never per line. The rounding mode is settings.TAX_ROUNDING.
 """
 
+import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.conf import settings
 
@@ -63,6 +65,76 @@ def product_tiers(product) -> list[Tier]:
 
 def product_unit_price(product, quantity: int) -> int:
     return tier_unit_price(product_tiers(product), quantity)
+
+
+# --- Co-terming (月割り) ------------------------------------------------------------------
+#
+# Seats added to a running subscription end with it: they are priced for the
+# whole months from the day they start to the end of the subscription's term,
+# out of the product's term. A begun month counts as a whole one
+# (COTERM_MONTH_ROUNDING "up", the default; "down" counts only complete
+# months, at least one), and the yen of the pro-rated unit price are rounded by
+# COTERM_PRICE_ROUNDING (down, half_up, up), like tax. Seats that would run a
+# whole term or more cost the full price.
+
+
+@dataclass(frozen=True)
+class Coterm:
+    """Seats starting on `start` that end with a term ending on `term_end`: `months` of a `term_months` term."""
+
+    months: int
+    term_months: int
+    term_end: date
+
+    @property
+    def is_prorated(self) -> bool:
+        return self.months < self.term_months
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it is shorter (Jan 31 + 1 → Feb 28)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def months_remaining(*, start: date, term_end: date, rounding: str | None = None) -> int:
+    """Months from `start` (inclusive) to `term_end` (inclusive), a begun month whole unless rounding is "down".
+
+    A term ending 2027-03-31: from 2027-03-01 one month, from 2026-10-01 six,
+    from 2026-10-15 six (up) or five (down). 0 when the term ended before `start`.
+    """
+    rounding = rounding or settings.COTERM_MONTH_ROUNDING
+    if term_end < start:
+        return 0
+    months = 0
+    # The smallest m whose m months from start cover the term's last day.
+    while add_months(start, months + 1) - timedelta(days=1) < term_end:
+        months += 1
+    complete = add_months(start, months + 1) - timedelta(days=1) == term_end
+    if rounding == "up" or complete:
+        return months + 1
+    if rounding == "down":
+        return max(months, 1)
+    raise PricingError(f"unknown month rounding {rounding!r}")
+
+
+def coterm(*, start: date, term_end: date | None, term_months: int) -> Coterm | None:
+    """How seats starting on `start` co-term with a subscription whose term ends on `term_end`.
+
+    None when there is no running term to join (no subscription, or its term
+    ended before `start`): the seats start a term of their own, at full price.
+    """
+    if term_end is None or term_end < start:
+        return None
+    return Coterm(months=min(months_remaining(start=start, term_end=term_end), term_months), term_months=term_months, term_end=term_end)
+
+
+def prorated_unit_price(unit_price: int, coterm: Coterm | None, *, rounding: str | None = None) -> int:
+    """The unit price of seats that end with a running term: unit_price × months / term_months, rounded."""
+    if coterm is None or not coterm.is_prorated:
+        return unit_price
+    return round_tax(unit_price * coterm.months, coterm.term_months, rounding or settings.COTERM_PRICE_ROUNDING)
 
 
 def line_amount(*, unit_price: int, quantity: int, discount_percent: int = 0, discount_yen: int = 0) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -38,28 +39,35 @@ class PricedProduct:
     unit: str
     tax_rate: int
     tiers: tuple[Tier, ...]
+    term_months: int = 12
+    # The asking customer's subscription to the product, if it has one: the last day of its term
+    # (seats added to it end with it and are priced for the months left: licensing.pricing.coterm).
+    term_end: date | None = None
 
 
-def priced_products(skus: Iterable[str]) -> dict[str, PricedProduct]:
+def priced_products(skus: Iterable[str], *, customer_id: int | None = None) -> dict[str, PricedProduct]:
     """SKU → product with its volume tiers, in one statement (the order intake's read of the catalog).
 
-    Inactive products are included: an order for one is accepted and held for
-    review by the pipeline's rules. SKUs that do not exist are simply absent.
-    Read from the database on every call, so a changed price or product
-    applies to the very next order.
+    With `customer_id`, the same statement reads the term end of that
+    customer's subscription to each product (co-terming). Inactive products
+    are included: an order for one is accepted and held for review by the
+    pipeline's rules. SKUs that do not exist are simply absent. Read from the
+    database on every call, so a changed price or product applies to the very
+    next order.
     """
     skus = sorted(set(skus))
     if not skus:
         return {}
-    return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), skus))
+    return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), [customer_id or 0, *skus]))
 
 
 @functools.cache
 def _priced_products_sql(sku_count: int) -> str:
     # One row per volume tier (a product without tiers: one row with NULL tier columns).
     return (
-        "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price"
+        "SELECT p.id, p.sku, p.name_ja, p.unit, p.tax_rate, t.min_quantity, t.unit_price, p.term_months, s.term_end"
         " FROM licensing_product p LEFT JOIN licensing_pricetier t ON t.product_id = p.id"
+        " LEFT JOIN licensing_subscription s ON s.product_id = p.id AND s.customer_id = %s"
         f" WHERE p.sku IN ({', '.join(['%s'] * sku_count)})"
     )
 
@@ -67,14 +75,23 @@ def _priced_products_sql(sku_count: int) -> str:
 def _priced_products_from_rows(rows: Iterable[Sequence]) -> dict[str, PricedProduct]:
     columns: dict[str, tuple] = {}
     tiers: dict[str, list[Tier]] = {}
-    for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price in rows:
-        columns[sku] = (product_id, name_ja, unit, tax_rate)
+    for product_id, sku, name_ja, unit, tax_rate, min_quantity, unit_price, term_months, term_end in rows:
+        columns[sku] = (product_id, name_ja, unit, tax_rate, term_months, None if term_end is None else _as_date(term_end))
         product_tiers = tiers.setdefault(sku, [])
         if min_quantity is not None:  # a product without tiers has one row of NULLs
             product_tiers.append(Tier(min_quantity=min_quantity, unit_price=unit_price))
     return {
-        sku: PricedProduct(id=product_id, sku=sku, name_ja=name_ja, unit=unit, tax_rate=tax_rate, tiers=tuple(tiers[sku]))
-        for sku, (product_id, name_ja, unit, tax_rate) in columns.items()
+        sku: PricedProduct(
+            id=product_id,
+            sku=sku,
+            name_ja=name_ja,
+            unit=unit,
+            tax_rate=tax_rate,
+            tiers=tuple(tiers[sku]),
+            term_months=term_months,
+            term_end=term_end,
+        )
+        for sku, (product_id, name_ja, unit, tax_rate, term_months, term_end) in columns.items()
     }
 
 
@@ -320,7 +337,8 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
          answers the same, so keys of others are never confirmed to exist.
       2. SUSPENDED — the key is revoked or the subscription suspended (a staff
          decision outranks everything the calendar says).
-      3. EXPIRED — `at`, as a date in Japan, is after the term's last day.
+      3. EXPIRED — `at`, as a date in Japan, is after the term's last day
+         and its LICENSE_EXPIRY_GRACE_DAYS (a renewal extends the term).
       4. SEAT_LIMIT — the subscription has no seats (ledger sum ≤ 0), or it is
          an add-on whose family has more seats than the base family it runs on
          (every term counted: RDA-1Y seats against SRA-1Y and SRA-3Y seats).
@@ -344,7 +362,7 @@ def license_key_check(*, customer: Customer | None, key: str, at: datetime | Non
 def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
     if facts.revoked or facts.subscription_status == Subscription.Status.SUSPENDED:
         return LicenseDecision(valid=False, code=DecisionCode.SUSPENDED)
-    if at.astimezone(JAPAN).date() > facts.term_end:
+    if at.astimezone(JAPAN).date() > facts.term_end and not _in_grace(facts.term_end, at):
         return LicenseDecision(valid=False, code=DecisionCode.EXPIRED)
     if facts.seats <= 0 or (facts.is_addon and facts.addon_family_seats > facts.base_family_seats):
         return LicenseDecision(valid=False, code=DecisionCode.SEAT_LIMIT)
@@ -353,6 +371,12 @@ def _decide(facts: KeyFacts, at: datetime) -> LicenseDecision:
             valid=facts.mode == WorkHoursPolicy.Mode.WARN, code=DecisionCode.OUTSIDE_WORKING_HOURS, mode=facts.mode
         )
     return LicenseDecision(valid=True, code=DecisionCode.VALID)
+
+
+def _in_grace(term_end: date, at: datetime) -> bool:
+    """Within LICENSE_EXPIRY_GRACE_DAYS after the term's last day (Japan time): still usable while a renewal is on its way."""
+    grace = settings.LICENSE_EXPIRY_GRACE_DAYS
+    return grace > 0 and (at.astimezone(JAPAN).date() - term_end).days <= grace
 
 
 # The add-on rule's two sums, as addon_excess() counts them for provisioning: the seats of the key's

@@ -6,7 +6,6 @@ two workers racing on one message, record it once. The unique index decides
 the race — no lock, no "check then insert" that two transactions could both pass.
 """
 
-import calendar
 from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from licensing.models import (
     Subscription,
     generate_license_key,
 )
+from licensing.pricing import add_months
 from licensing.selectors import AddonExcess, FamilyOf, addon_excess, seats_and_families_for_customers
 
 Row = TypeVar("Row", bound=models.Model)
@@ -59,13 +59,6 @@ class AddonSeatsExceedBase(LedgerError):
             for item in self.excess
         )
         super().__init__(f"{customer.code}: {details}")
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later; the month's last day when it is shorter (Jan 31 + 1 → Feb 28)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def term_end_for(*, term_start: date, term_months: int) -> date:

@@ -25,6 +25,8 @@ app.conf.task_routes = {
     "control.tasks.*": {"queue": "notifications"},
     # Webhook deliveries and customer e-mail (orderdesk.notifications).
     "orderdesk.notifications.tasks.*": {"queue": "notifications"},
+    # The daily renewal notices (they queue e-mail and events through orderdesk.notifications).
+    "licensing.tasks.send_renewal_notices": {"queue": "notifications"},
 }
 
 app.autodiscover_tasks()

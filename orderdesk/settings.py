@@ -307,6 +307,9 @@ LICENSE_VALIDATE_KEY_RATE_LIMIT = _rate("LICENSE_VALIDATE_KEY_RATE_LIMIT", "300/
 LICENSE_VALIDATE_ADDRESS_RATE_LIMIT = _rate("LICENSE_VALIDATE_ADDRESS_RATE_LIMIT", "600/min")
 # A device's `at` is used only within this many seconds of the server clock; else the server's time is judged.
 LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS = env_int("LICENSE_VALIDATE_CLOCK_TOLERANCE_SECONDS", 300, minimum=0)
+# An expired subscription's keys still validate for this many days after the term's last day (Japan time),
+# while its renewal is on its way; then they answer EXPIRED.
+LICENSE_EXPIRY_GRACE_DAYS = env_int("LICENSE_EXPIRY_GRACE_DAYS", 14, minimum=0)
 # The work-hours record (outside-hours rows, daily counters) is pruned after this many days.
 # Japanese labour law keeps attendance records for 5 years (3 during the transition): 3 years by default.
 WORK_HOURS_RECORD_RETENTION_DAYS = env_int("WORK_HOURS_RECORD_RETENTION_DAYS", 3 * 365, minimum=1)
@@ -388,6 +391,10 @@ check_in_flight_timeout(
 # How consumption tax is rounded, once per document per rate: down (切り捨て),
 # half_up (四捨五入) or up (切り上げ).
 TAX_ROUNDING = env_choice("TAX_ROUNDING", "down", {"down", "half_up", "up"})
+# Co-terming (月割り): seats added to a running subscription are priced for the months left of its term.
+# A begun month counts whole ("up") or only complete months count ("down"); the pro-rated yen are rounded like tax.
+COTERM_MONTH_ROUNDING = env_choice("COTERM_MONTH_ROUNDING", "up", {"down", "up"})
+COTERM_PRICE_ROUNDING = env_choice("COTERM_PRICE_ROUNDING", "down", {"down", "half_up", "up"})
 
 ORDERDESK_ISSUER = {
     "name": env_str("ISSUER_NAME", "株式会社オーダーデスク"),
@@ -659,6 +666,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=DIGEST_SEND_HOUR, minute=DIGEST_SEND_MINUTE),
     },
     "prune-work-hours-record": {"task": "licensing.tasks.prune_work_hours_record", "schedule": crontab(hour=3, minute=30)},
+    # The renewal notices due today (90, 30 and 7 days before a term ends), at 09:00 Japan time.
+    "renewal-notices": {"task": "licensing.tasks.send_renewal_notices", "schedule": crontab(hour=9, minute=0)},
 }
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     # Before the quotes app's URLs: accepting creates an order, which quotes may not import.
     path("quotes/<str:number>/accept/", quote_accept, name="quote_accept"),
     path("quotes/", include("quotes.urls")),
+    path("renewals/", include("quotes.renewal_urls")),
     path("backlog/", include("orders.urls")),
     path("customers/", include("licensing.urls")),
     path("api/", include("orderdesk.api.urls")),

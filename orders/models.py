@@ -169,6 +169,10 @@ class OrderLine(ProductLineNames, models.Model):
     unit_price = models.PositiveBigIntegerField(_("unit price"))
     amount = models.PositiveBigIntegerField(_("amount"))
     tax_rate = models.PositiveSmallIntegerField(_("tax rate"))
+    # Co-terming (月割り): seats added to a running subscription end with it and are priced for the
+    # months left of its term (licensing.pricing.coterm). Both empty for a line priced for a full term.
+    coterm_months = models.PositiveSmallIntegerField(_("months charged (co-terming)"), null=True, blank=True)
+    coterm_until = models.DateField(_("ends with the term on"), null=True, blank=True)
 
     class Meta:
         ordering = ["order", "position"]

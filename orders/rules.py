@@ -90,7 +90,7 @@ def rules_prefetch(orders: Sequence[Order]) -> None:
         order._rule_credit = (exposures, cleared)
         order._rule_seats = (seats.get(order.customer_id, {}), families)
         order._rule_twins = twins(order)
-    prefetch_related_objects([order for order in orders if order.quote_id is not None], "quote__lines")
+    prefetch_related_objects([order for order in orders if order.quote_id is not None], "quote__lines", "quote__renews")
 
 
 def unknown_or_inactive_sku(order: Order) -> list[str]:
@@ -117,10 +117,21 @@ def over_credit_limit(order: Order) -> list[str]:
 def addon_seats_over_base(order: Order) -> list[AddonExcess]:
     """The add-on families this order would take over their base family's seats (licensing.selectors.addon_excess)."""
     added: dict[int, int] = defaultdict(int)
-    for line in _lines(order):
-        added[line.product_id] += line.quantity
     seats, families = _seats(order)
+    renewed_product = _renewed_product_id(order)
+    for line in _lines(order):
+        # A renewal line sets the subscription's seats to its quantity (licensing.renewals): it adds only the difference.
+        renewed = seats.get(line.product_id, 0) if line.product_id == renewed_product else 0
+        added[line.product_id] += line.quantity - renewed
     return addon_excess(seats=seats, added=added, families=families)
+
+
+def _renewed_product_id(order: Order) -> int | None:
+    """The product whose subscription an order from a renewal quote renews; None for every other order."""
+    if order.quote_id is None:
+        return None
+    renews = order.quote.renews
+    return renews.product_id if renews is not None else None
 
 
 def addon_exceeds_base(order: Order) -> list[str]:

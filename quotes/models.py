@@ -49,6 +49,17 @@ class Quote(models.Model):
     )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
     valid_until = models.DateField(_("valid until"))
+    # A renewal quote: accepted, it extends this subscription's term (ending on renews_term_end) by one
+    # term for its line's seats, with the same keys (quotes.services.renewals, licensing.renewals).
+    renews = models.ForeignKey(
+        "licensing.Subscription",
+        verbose_name=_("renews"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="renewal_quotes",
+    )
+    renews_term_end = models.DateField(_("renews the term ending"), null=True, blank=True)
     payment_terms = models.CharField(_("payment terms"), max_length=200)
     notes = models.TextField(_("notes"), blank=True)
 
@@ -103,6 +114,10 @@ class Quote(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def is_renewal(self) -> bool:
+        return self.renews_id is not None
 
     @property
     def expires_at(self) -> datetime:

@@ -22,7 +22,7 @@ from licensing.api.serializers import (
     ProductSerializer,
     SubscriptionSerializer,
 )
-from licensing.api.throttling import KeyOnlyThrottle
+from licensing.api.validate import CHECKED_AT_HEADER
 from licensing.models import Product, Subscription
 from licensing.selectors import (
     OUTSIDE_HOURS_COLUMNS,
@@ -32,14 +32,12 @@ from licensing.selectors import (
     subscription_keys,
     with_seats_after,
 )
-from licensing.validation import device_moment, license_check
+from licensing.validation import license_check
 from orderdesk.api.idempotency import idempotent
 from orderdesk.api.pagination import StrictCursorPagination
 from orderdesk.api.schema import IDEMPOTENCY_KEY, PROBLEM, ProblemSerializer
 from orderdesk.api.throttling import CustomerTokenThrottle
 
-# Key-only answers say which moment they judged (the device's `at`, or the server's clock).
-CHECKED_AT_HEADER = "Orderdesk-Checked-At"
 CHECKED_AT = OpenApiParameter(
     CHECKED_AT_HEADER,
     OpenApiTypes.DATETIME,
@@ -177,16 +175,12 @@ class LicenseViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(
         detail=False,
         methods=["post"],
-        permission_classes=[],  # a token, or none at all (a device): a bad token is still 401
-        throttle_classes=[CustomerTokenThrottle, KeyOnlyThrottle],
+        throttle_classes=[CustomerTokenThrottle],
     )
     def validate(self, request):
-        if request.auth is not None:
-            return self._validate_for_purchasing_system(request)
-        payload = _validate_input(request)
-        moment = device_moment(payload.get("at"))
-        decision = license_check(key=payload["key"], at=moment.at)
-        return Response(asdict(decision), headers={CHECKED_AT_HEADER: moment.at.isoformat()})
+        """With a token. Requests without an Authorization header (devices) are answered by
+        licensing.api.validate.device_validate_view (orderdesk/api/urls.py); this action describes both."""
+        return self._validate_for_purchasing_system(request)
 
     @idempotent
     def _validate_for_purchasing_system(self, request):

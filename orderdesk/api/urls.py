@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from licensing.api.validate import device_validate_view
 from licensing.api.views import LicenseViewSet, ProductViewSet
 from orderdesk.notifications.api import WebhookEndpointViewSet
 from orders.api.quotes import QuoteAcceptView
@@ -37,6 +38,23 @@ def _with_the_intake(order_list):
     return order_collection
 
 
+def _devices_apart(validate):
+    """The validation URL: requests without an Authorization header (a device) go to the device's own view.
+
+    Every request with one (a purchasing system's token, or a wrong one: 401)
+    goes to the DRF action, which carries the operation's schema (the view
+    keeps its attributes for drf-spectacular).
+    """
+
+    @functools.wraps(validate)
+    def license_validation(request, *args, **kwargs):
+        if request.method == "POST" and "HTTP_AUTHORIZATION" not in request.META:
+            return device_validate_view(request)
+        return validate(request, *args, **kwargs)
+
+    return license_validation
+
+
 app_name = "api"
 urlpatterns = [
     path("v1/orders/", _with_the_intake(OrderViewSet.as_view({"get": "list"})), name="order-list"),
@@ -44,6 +62,8 @@ urlpatterns = [
     path("v1/orders/<str:number>/cancel/", OrderViewSet.as_view({"post": "cancel"}), name="order-cancel"),
     # Not a router route: the API contract fixes this path without a trailing slash.
     path("v1/orders/<str:number>/documents/quote.pdf", OrderQuotePdfView.as_view(), name="order-quote-pdf"),
+    # Before the router's own route for the same action, which stays for reverse() and the schema.
+    path("v1/licenses/validate/", _devices_apart(LicenseViewSet.as_view({"post": "validate"})), name="license-validate-devices"),
     path("v1/", include(router.urls)),
     path("v1/quotes/<str:number>/", QuoteDetailView.as_view(), name="quote-detail"),
     path("v1/quotes/<str:number>/accept/", QuoteAcceptView.as_view(), name="quote-accept"),

@@ -10,4 +10,5 @@ EVENT_TYPES = {
     "order.cancelled": _("An order was cancelled."),
     "quote.sent": _("A quote was sent to the customer."),
     "quote.expiring": _("A sent quote expires in 3 days."),
+    "subscription.renewal_due": _("A subscription's term ends in 90, 30 or 7 days (each once): the seats, the last day, the grace."),
 }

@@ -62,7 +62,15 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLine
-        fields = ["sku", "name", "quantity", "unit", "unit_price", "amount", "tax_rate"]
+        fields = ["sku", "name", "quantity", "unit", "unit_price", "amount", "tax_rate", "coterm_months", "coterm_until"]
+        extra_kwargs = {
+            "coterm_months": {
+                "help_text": "Seats added to a running subscription end with its term and are priced for the months "
+                "left of it (月割り, a begun month counted whole): unit_price is the tier price × months / term months. "
+                "null: priced for a full term."
+            },
+            "coterm_until": {"help_text": "The last day of the term these seats join (co-terming); null for a full term."},
+        }
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
@@ -151,6 +159,8 @@ def order_body(order: Order, *, request) -> dict:
                 "unit_price": line.unit_price,
                 "amount": line.amount,
                 "tax_rate": line.tax_rate,
+                "coterm_months": line.coterm_months,
+                "coterm_until": line.coterm_until.isoformat() if line.coterm_until else None,
             }
             for line in lines
         ],

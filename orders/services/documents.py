@@ -28,6 +28,14 @@ from quotes.pdf import DocumentLine, Issuer, QuoteDocument, QuotePdfRenderer, Ta
 logger = logging.getLogger(__name__)
 
 
+def coterm_note(line) -> str:
+    """What a co-termed line's unit price is: "月割り 4ヶ月分（2027年3月31日まで）"; empty for a full term."""
+    if not line.coterm_months:
+        return ""
+    until = line.coterm_until
+    return f"月割り {line.coterm_months}ヶ月分（{until.year}年{until.month}月{until.day}日まで）"
+
+
 def order_quote_document(*, order: Order, issue_date: date | None = None) -> QuoteDocument:
     """The order as a quote document: its frozen lines, tax per rate (order_totals), the issuer from settings."""
     issue_date = issue_date or timezone.localdate()
@@ -48,6 +56,7 @@ def order_quote_document(*, order: Order, issue_date: date | None = None) -> Quo
                 unit_price=line.unit_price,
                 amount=line.amount,
                 tax_rate=line.tax_rate,
+                note=coterm_note(line),
             )
             for line in lines
         ),

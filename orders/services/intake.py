@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from licensing.models import JAPAN, Customer
-from licensing.pricing import PricingError, tier_unit_price
+from licensing.pricing import PricingError, coterm, prorated_unit_price, tier_unit_price
 from licensing.selectors import PricedProduct, priced_products
 from orderdesk.audit import Actor
 from orderdesk.text import REFUSED_IN_LINE, REFUSED_IN_TEXT
@@ -89,6 +89,8 @@ class NewOrderLine:
     unit_price: int
     amount: int
     tax_rate: int
+    coterm_months: int | None = None  # priced for these months of the term it joins (月割り)
+    coterm_until: date | None = None  # the last day of that term
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def order_validate(
     catalog: Mapping[str, PricedProduct] | None = None,
     agreed_prices: Mapping[str, AgreedPrice] | None = None,
     discount: int = 0,
+    customer_id: int | None = None,
 ) -> NewOrder:
     """Check a submitted order and price it, or raise OrderInvalid naming every wrong field.
 
@@ -120,6 +123,12 @@ def order_validate(
     for the order's SKUs when not given. Lines are priced at the catalog tier
     for their quantity unless `agreed_prices` has their SKU; `discount` (yen)
     comes off the whole order.
+
+    With `customer_id`, a line for a product the customer already subscribes
+    to, in a term still running when the seats start (`requested_start`, or
+    today in Japan), co-terms: its seats end with that term and its unit price
+    is the tier's pro rata for the months left (licensing.pricing.coterm). A
+    line with an agreed price keeps that price.
     """
     errors: list[FieldError] = []
     if not isinstance(data, Mapping):
@@ -131,8 +140,9 @@ def order_validate(
     if errors:
         raise OrderInvalid(errors)
     if catalog is None:
-        catalog = priced_products({sku for sku, _quantity in lines})
-    priced = _priced_lines(lines, catalog, agreed_prices or {}, errors)
+        catalog = priced_products({sku for sku, _quantity in lines}, customer_id=customer_id)
+    start = requested_start or timezone.localdate(timezone=JAPAN)
+    priced = _priced_lines(lines, catalog, agreed_prices or {}, errors, start=start)
     if errors:
         raise OrderInvalid(errors)
     try:
@@ -172,7 +182,7 @@ def order_submit(
     Called outside a transaction, the order commits before this returns. Inside
     one (a quote's acceptance), it commits with the caller's transaction.
     """
-    new_order = order_validate(data, agreed_prices=agreed_prices, discount=discount)
+    new_order = order_validate(data, agreed_prices=agreed_prices, discount=discount, customer_id=customer.pk)
     try:
         return order_writer().write(
             customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable
@@ -310,7 +320,12 @@ def _quantity(value, path: str, errors: list) -> int:
 
 
 def _priced_lines(
-    lines: list[tuple[str, int]], catalog: Mapping[str, PricedProduct], agreed: Mapping[str, AgreedPrice], errors: list
+    lines: list[tuple[str, int]],
+    catalog: Mapping[str, PricedProduct],
+    agreed: Mapping[str, AgreedPrice],
+    errors: list,
+    *,
+    start: date,
 ) -> list[NewOrderLine]:
     priced = []
     for index, (sku, quantity) in enumerate(lines):
@@ -321,9 +336,13 @@ def _priced_lines(
             )
             continue
         price = agreed.get(sku)
+        joins = None
         if price is None:
+            joins = coterm(start=start, term_end=product.term_end, term_months=product.term_months)
+            if joins is not None and not joins.is_prorated:
+                joins = None
             try:
-                unit_price = tier_unit_price(product.tiers, quantity)
+                unit_price = prorated_unit_price(tier_unit_price(product.tiers, quantity), joins)
             except PricingError:
                 errors.append(
                     FieldError(f"lines[{index}].quantity", "no_price", _("%(sku)s has no price for %(quantity)d seats.") % {"sku": sku, "quantity": quantity})
@@ -341,6 +360,8 @@ def _priced_lines(
                 unit_price=price.unit_price,
                 amount=price.amount,
                 tax_rate=product.tax_rate,
+                coterm_months=joins.months if joins else None,
+                coterm_until=joins.term_end if joins else None,
             )
         )
     return priced

@@ -165,6 +165,8 @@ def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: 
             "unit_price": line.unit_price,
             "amount": line.amount,
             "tax_rate": line.tax_rate,
+            "coterm_months": line.coterm_months,
+            "coterm_until": line.coterm_until,
         }
         for line in new_order.lines
     ]

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Prefetch, prefetch_related_objects
 
+from licensing.renewals import RenewalRefused, subscription_renew
 from licensing.services import CustomerSeats, LedgerError, SeatsRequest, seats_provision_batch
 from orderdesk.audit import Actor
 from orderdesk.notifications.outbox import dispatch_after_commit
@@ -225,9 +226,20 @@ def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
     """provisioning → documenting: one ledger entry and one license key per order line, once.
 
     Every line of the batch in a handful of statements; a re-run after a
-    crash finds every reference recorded and adds nothing.
+    crash finds every reference recorded and adds nothing. The line of an
+    accepted renewal quote renews the subscription instead (its term
+    extended, its keys kept, its seats set to the line's: licensing.renewals),
+    once per line as well.
     """
     prefetch_related_objects(orders, Prefetch("lines", queryset=OrderLine.objects.select_related("product")))
+    from_quotes = [order for order in orders if order.quote_id]
+    prefetch_related_objects(from_quotes, "quote__renews")  # no query when no order came from a quote
+    renewing = {order.pk: order.quote for order in from_quotes if order.quote.renews_id}
+    for order in orders:
+        quote = renewing.get(order.pk)
+        for line in order.lines.all():
+            if quote is not None and line.product_id == quote.renews.product_id:
+                _renew(order=order, line=line, quote=quote)
     seats_provision_batch(
         [
             CustomerSeats(
@@ -241,6 +253,7 @@ def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
                         reason=f"order {order.number} ({order.po_number})",
                     )
                     for line in order.lines.all()
+                    if not _renews(line, renewing.get(order.pk))
                 ],
             )
             for order in orders
@@ -258,6 +271,26 @@ def orders_provision(*, orders: Sequence[Order]) -> list[Order]:
     return orders_transition_locked(
         moves=moves, allowed_from={Status.PROVISIONING}, to_status=Status.DOCUMENTING, actor=PIPELINE, action=Action.PROVISIONED
     )
+
+
+def _renews(line: OrderLine, quote) -> bool:
+    return quote is not None and line.product_id == quote.renews.product_id
+
+
+def _renew(*, order: Order, line: OrderLine, quote) -> None:
+    """The renewal line: the quote's subscription renewed for the line's seats, unless its term moved meanwhile."""
+    renews = quote.renews
+    if renews.customer_id != order.customer_id:
+        raise RenewalRefused(f"quote {quote.number} renews another customer's subscription")
+    renewed = subscription_renew(
+        subscription_id=renews.pk,
+        seats=line.quantity,
+        reference=line.ledger_reference,
+        reason=f"order {order.number} ({order.po_number}), renewal quote {quote.number}",
+        expected_term_end=quote.renews_term_end,
+    )
+    if renewed.created:
+        logger.info("order %s renewed %s to %s", order.number, renews, renewed.renewal.term_end)
 
 
 def orders_complete(*, orders: Sequence[Order], stored: Mapping[int, StoredFile]) -> list[Order]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from licensing.models import Product
-from licensing.pricing import PricingError, product_unit_price
+from licensing.pricing import Coterm, PricingError, product_unit_price, prorated_unit_price
 from orders.backlog import is_in_backlog
 from orders.duplicates import ensure_not_last_of_pair
 from orders.models import REASONS_APPROVED_WITHOUT_OVERRIDE, Order, OrderEvent, OrderLine, ReviewReason
@@ -226,7 +226,9 @@ def _change_line(line: OrderLine, quantity: int) -> dict:
         diff.update(new_unit_price=0, new_amount=0)
         return diff
     try:
-        unit_price = product_unit_price(line.product, quantity)
+        # A co-termed line keeps the months it was priced for (月割り): the tier changes, the months do not.
+        joins = Coterm(months=line.coterm_months, term_months=line.product.term_months, term_end=line.coterm_until) if line.coterm_months else None
+        unit_price = prorated_unit_price(product_unit_price(line.product, quantity), joins)
     except PricingError as error:
         raise ActionRefused(_("No price for %(sku)s × %(quantity)s: %(error)s") % {"sku": line.sku, "quantity": quantity, "error": error}) from None
     line.quantity, line.unit_price, line.amount = quantity, unit_price, unit_price * quantity

@@ -35,8 +35,9 @@ def quote_create(
     valid_until: date | None = None,
     payment_terms: str = "",
     notes: str = "",
+    renews=None,
 ) -> Quote:
-    """A new draft quote, revision 1, priced from the catalog tiers."""
+    """A new draft quote, revision 1, priced from the catalog tiers; with `renews`, a renewal of that subscription's term."""
     valid_until = valid_until or default_valid_until()
     priced = _checked_price(customer=customer, lines=lines, discount=discount, valid_until=valid_until)
     base_number = next_number("Q")
@@ -49,6 +50,8 @@ def quote_create(
             payment_terms=payment_terms or settings.QUOTE_PAYMENT_TERMS,
             notes=notes,
             created_by=actor.user,
+            renews=renews,
+            renews_term_end=renews.term_end if renews is not None else None,
         )
         _apply_prices(quote, priced)
         quote.save()
@@ -116,6 +119,8 @@ def quote_revise(*, quote: Quote, actor: Actor) -> Quote:
             revision=revision,
             supersedes=old,
             customer=old.customer,
+            renews_id=old.renews_id,
+            renews_term_end=old.renews_term_end,
             valid_until=default_valid_until(),
             payment_terms=old.payment_terms,
             notes=old.notes,
