@@ -67,7 +67,9 @@ def order_input_rules(result, generator, request, public):
     """
     schemas = result.get("components", {}).get("schemas", {})
     line = schemas.get("OrderLineInputRequest", {}).get("properties", {})
-    if "sku" in line:
+    # Only for a schema served (GET /api/schema/): `manage.py check` and `spectacular` build one with no
+    # request, possibly before the database exists; such a schema lists no SKUs.
+    if "sku" in line and request is not None:
         line["sku"]["enum"] = orderable_skus()
     order = schemas.get("OrderInputRequest", {}).get("properties", {})
     if "requested_start" in order:
