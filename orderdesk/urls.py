@@ -12,6 +12,7 @@ urlpatterns = [
     path("quotes/<str:number>/accept/", quote_accept, name="quote_accept"),
     path("quotes/", include("quotes.urls")),
     path("backlog/", include("orders.urls")),
+    path("imports/", include("orders.import_urls")),
     path("customers/", include("licensing.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
