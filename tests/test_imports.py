@@ -15,6 +15,15 @@ from tests.import_support import HEADER_EN, csv_bytes, next_week, xlsx_bytes, zi
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _in_english():
+    """The messages below are matched in English (the Japanese ones are the same with translations)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def importer(db) -> User:
     return make_staff("tanaka", "order_desk")
