@@ -42,26 +42,26 @@ def test_upload_preview_confirm_progress_and_result(slow_import_worker, live_ser
     user = make_staff("tanaka", "order_desk", password=PASSWORD)
 
     sign_in(page, live_server, user, next_path="/imports/")
-    shot(page, "home-en")
+    shot(page, "home-ja")
     page.set_input_files("#id_file", str(path))
     page.click("#upload-form button[type=submit]")
 
     page.wait_for_selector("#import-preview")
-    assert f"{ORDERS} new" in page.locator("#preview-summary").inner_text()
+    assert f"新規 {ORDERS} 件" in page.locator("#preview-summary").inner_text()  # the staff pages are Japanese by default
     assert page.locator("#preview-rows tr.outcome-error").count() == 1
     assert "十" in page.locator("#preview-rows tr.outcome-error").inner_text()
     assert not Order.objects.exists()
-    shot(page, "preview-en")
+    shot(page, "preview-ja")
     page.click("#confirm-import")
 
     page.wait_for_selector("#import-progress-bar")
     page.wait_for_function("() => Number(document.querySelector('#import-progress-bar')?.value) > 0", timeout=60_000)
-    shot(page, "progress-en")
+    shot(page, "progress-ja")
     page.wait_for_selector("#import-result", timeout=120_000)  # the page reloads itself at the end
-    shot(page, "result-en")
+    shot(page, "result-ja")
 
     counts = page.locator("#result-counts").inner_text()
-    assert f"{ORDERS} orders created" in counts and "1 failed" in counts
+    assert f"作成 {ORDERS} 件" in counts and "失敗 1 件" in counts
     assert page.locator("#failed-rows-link").is_visible()
     record = OrderImport.objects.get()
     assert (record.status, record.created_count) == ("done", ORDERS)
