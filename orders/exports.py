@@ -115,6 +115,20 @@ def xlsx_file(rows: Iterable[list], *, title: str) -> tempfile.SpooledTemporaryF
     return output
 
 
+def export_response(orders: QuerySet[Order], *, prefix: str, file_format: str, encoding: str = "utf-8", language: str | None = None):
+    """The download of these orders: CSV streamed, or XLSX sent once written."""
+    from django.http import FileResponse, StreamingHttpResponse  # noqa: PLC0415
+    from django.utils.translation import get_language  # noqa: PLC0415
+
+    rows = export_rows(orders, language=language or get_language())
+    if file_format == "xlsx":
+        return FileResponse(xlsx_file(rows, title=prefix), as_attachment=True, filename=export_file_name(prefix, "xlsx"))
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    response = StreamingHttpResponse(csv_chunks(rows, encoding=encoding), content_type=f"text/csv; charset={charset}")
+    response["Content-Disposition"] = f'attachment; filename="{export_file_name(prefix, "csv")}"'
+    return response
+
+
 def export_file_name(prefix: str, extension: str) -> str:
     from django.utils import timezone  # noqa: PLC0415
 

@@ -102,7 +102,7 @@ def orders_export(request):
         return render(request, "orders/imports.html", {"form": ImportUploadForm(), "export_form": form, "recent": OrderImport.objects.all()[:20]}, status=400)
     data = form.cleaned_data
     orders = exports.orders_for_export(statuses=data["status"], since=data["since"], until=data["until"])
-    return _export_response(orders, prefix="orders", file_format=data["format"], encoding=data["encoding"])
+    return exports.export_response(orders, prefix="orders", file_format=data["format"], encoding=data["encoding"])
 
 
 @import_staff
@@ -113,15 +113,4 @@ def backlog_export(request):
     filterset.is_valid()
     file_format = request.GET.get("format") if request.GET.get("format") in ("csv", "xlsx") else "csv"
     encoding = "cp932" if request.GET.get("encoding") == "cp932" else "utf-8"
-    return _export_response(filterset.qs, prefix="backlog", file_format=file_format, encoding=encoding)
-
-
-def _export_response(orders, *, prefix: str, file_format: str, encoding: str):
-    rows = exports.export_rows(orders, language=get_language())
-    if file_format == "xlsx":
-        return FileResponse(exports.xlsx_file(rows, title=prefix), as_attachment=True, filename=exports.export_file_name(prefix, "xlsx"))
-    charset = "shift_jis" if encoding == "cp932" else "utf-8"
-    response = StreamingHttpResponse(exports.csv_chunks(rows, encoding=encoding), content_type=f"text/csv; charset={charset}")
-    response["Content-Disposition"] = f'attachment; filename="{exports.export_file_name(prefix, "csv")}"'
-    return response
-
+    return exports.export_response(filterset.qs, prefix="backlog", file_format=file_format, encoding=encoding)

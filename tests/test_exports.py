@@ -167,3 +167,29 @@ def test_template_downloads_in_both_languages_read_back_as_an_import(desk, catal
         preview = import_preview(content=body(response), file_name=f"template.{extension}")
 
         assert [row.outcome for row in preview.rows] == ["new", "new"] and preview.new_orders == 1
+
+
+def test_the_backlog_page_links_its_filtered_export_for_the_order_desk_only(client, catalog):
+    held_order(CustomerFactory(code="JP"), catalog, po_number="PO-HELD")
+    signed_in(client, make_staff("tanaka", "order_desk"))
+
+    page = client.get("/backlog/", {"q": "PO-HELD"}).content.decode()
+
+    assert 'id="backlog-export"' in page and "/imports/backlog-export/?q=PO-HELD&amp;format=xlsx" in page
+    client.force_login(make_staff("sato", "helper"))
+    assert 'id="backlog-export"' not in client.get("/backlog/").content.decode()
+
+
+def test_the_admin_exports_the_selected_orders_formula_safe(client, injected_orders):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.jp", None))
+    chosen = list(Order.objects.values_list("pk", flat=True)[:2])
+
+    response = client.post("/admin/orders/order/", {"action": "export_xlsx", "_selected_action": chosen})
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(body(response))).active
+    assert sheet.max_row == 3
+    assert all(sheet.cell(row=row, column=2).value.startswith("'") for row in (2, 3))
+    assert client.get("/admin/orders/orderimport/").status_code == 200
