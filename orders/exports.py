@@ -1,12 +1,12 @@
 """Orders out to a spreadsheet: the backlog as filtered, or orders by date range and status, as CSV or XLSX.
 
-One row per order line, in the import template's columns first (so an export
+One row per order line (oldest order first), in the import template's columns first (so an export
 can be edited and imported again), then the order's number, status and yen
 amounts. Yen as integers, dates and times in Japan time. Every text cell goes
 through orders.spreadsheets.neutralise (formula injection: a customer's PO
 number or notes reach the sheet of whoever opens the export).
 
-CSV streams: rows are read with a database cursor in chunks and written as
+CSV streams: the orders are read a page of ids at a time and their rows written as
 they come, so memory stays flat and the first byte leaves at once, however
 many orders. UTF-8 with a BOM by default (Excel then opens it as Japanese),
 cp932 as an option (characters cp932 lacks become "?"). XLSX is written by
@@ -27,7 +27,7 @@ from licensing.models import JAPAN
 from orders.models import Order, OrderLine
 from orders.spreadsheets import neutralise  # noqa: F401 — also the views' for other tables
 
-CHUNK_ROWS = 2000
+CHUNK_ORDERS = 1000
 
 EXPORT_HEADERS = {
     "ja": ["顧客コード", "注文書番号", "品番", "数量", "希望開始日", "備考", "注文番号", "顧客名", "状態", "受付経路", "受付日時",
@@ -60,18 +60,31 @@ def export_rows(orders: QuerySet[Order], *, language: str) -> Iterator[list]:
     language = "ja" if language.startswith("ja") else "en"
     yield EXPORT_HEADERS[language]
     statuses, sources = dict(Order.Status.choices), dict(Order.Source.choices)
-    lines = (
-        OrderLine.objects.filter(order__in=orders.order_by().values("pk"))
-        .order_by("order__created_at", "order_id", "position")
-        .values_list(*_FIELDS)
-    )
-    for values in lines.iterator(chunk_size=CHUNK_ROWS):
+    for values in _line_values(orders):
         row = list(values)
         row[4] = row[4].isoformat() if row[4] else ""
         row[8] = str(statuses.get(row[8], row[8]))
         row[9] = str(sources.get(row[9], row[9]))
         row[10] = row[10].astimezone(JAPAN).strftime("%Y-%m-%d %H:%M:%S")
         yield [neutralise(value) for value in row]
+
+
+def _line_values(orders: QuerySet[Order]) -> Iterator[tuple]:
+    """The lines of the orders, oldest order (by id) first, read CHUNK_ORDERS orders at a time.
+
+    Keyset pages over the orders' primary key: each page is one short indexed
+    query for the ids and one for their lines, so the first rows come at once
+    and memory holds one page, however many orders match (a database cursor
+    over the whole join would first sort all of it).
+    """
+    ids = orders.order_by("pk").values_list("pk", flat=True)
+    last = 0
+    while True:
+        page = list(ids.filter(pk__gt=last)[:CHUNK_ORDERS])
+        if not page:
+            return
+        yield from OrderLine.objects.filter(order_id__in=page).order_by("order_id", "position").values_list(*_FIELDS)
+        last = page[-1]
 
 
 def csv_chunks(rows: Iterable[list], *, encoding: str = "utf-8") -> Iterator[bytes]:

@@ -193,3 +193,16 @@ def test_the_admin_exports_the_selected_orders_formula_safe(client, injected_ord
     assert sheet.max_row == 3
     assert all(sheet.cell(row=row, column=2).value.startswith("'") for row in (2, 3))
     assert client.get("/admin/orders/orderimport/").status_code == 200
+
+
+def test_export_reads_page_after_page_and_leaves_no_order_out(desk, catalog, monkeypatch):
+    from orders import exports
+
+    monkeypatch.setattr(exports, "CHUNK_ORDERS", 2)
+    customer = CustomerFactory(code="JP")
+    for n in range(5):
+        submitted_order(customer, po_number=f"PO-{n}", lines=(("SRA-1Y", 5), ("RDA-1Y", 1)))
+
+    rows = csv_rows(desk.get("/imports/export/", {"format": "csv"}))
+
+    assert [(row[1], row[2]) for row in rows[1:]] == [(f"PO-{n}", sku) for n in range(5) for sku in ("SRA-1Y", "RDA-1Y")]
