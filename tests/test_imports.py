@@ -281,3 +281,24 @@ def test_import_record_keeps_who_when_file_name_and_hash(catalog, customer, impo
 
     assert (record.created_by, record.file_name, record.file_sha256) == (importer, "2026-12 受注.csv", hashlib.sha256(content).hexdigest())
     assert OrderImport.objects.get().finished_at is not None
+
+
+def test_a_batch_stores_each_good_order_and_names_why_the_others_were_refused(catalog, customer):
+    from orderdesk.audit import Actor
+    from orders.services.intake import DuplicatePoNumber, OrderInvalid, Submission, orders_submit
+    from tests.conftest import order_body
+
+    earlier = submitted_order(customer, po_number="PO-TAKEN")
+    submissions = [
+        Submission(customer=customer, data=order_body(po_number="PO-A")),
+        Submission(customer=customer, data=order_body(po_number="PO-B", lines=[{"sku": "NOPE", "quantity": 1}])),
+        Submission(customer=customer, data=order_body(po_number="PO-TAKEN")),
+        Submission(customer=customer, data=order_body(po_number="PO-C")),
+    ]
+
+    results = orders_submit(submissions=submissions, actor=Actor.system("test"), source=Order.Source.IMPORT)
+
+    assert [type(result) for result in results] == [Order, OrderInvalid, DuplicatePoNumber, Order]
+    assert results[1].errors[0].field == "lines[0].sku" and results[2].existing == earlier
+    assert sorted(Order.objects.filter(source="import").values_list("po_number", flat=True)) == ["PO-A", "PO-C"]
+    assert all(order.lines.count() == 2 for order in Order.objects.filter(source="import"))

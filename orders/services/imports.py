@@ -37,7 +37,7 @@ from licensing.models import Customer, Product
 from licensing.selectors import priced_products
 from orderdesk.audit import Actor
 from orders.models import Order, OrderImport
-from orders.services.intake import DuplicatePoNumber, FieldError, OrderInvalid, order_submit, order_validate
+from orders.services.intake import DuplicatePoNumber, FieldError, OrderInvalid, Submission, order_validate, orders_submit
 from orders.spreadsheets import SpreadsheetRefused, Table, read_table
 
 # The columns, each with the headers that name it (Japanese, English; matched ignoring case, spaces and underscores).
@@ -212,11 +212,11 @@ def _groups(table: Table) -> list[OrderGroup]:
     return list(groups.values())
 
 
-def _check_groups(groups: list[OrderGroup]) -> None:
+def _check_groups(groups: list[OrderGroup], *, validate: bool = True) -> None:
     """Fill in each group's outcome: its rows' errors, skipped (imported before), or new with its `data`."""
     customers = {customer.code: customer for customer in Customer.objects.filter(code__in={group.customer_code for group in groups})}
     skus = {row.values["sku"] for group in groups for row in group.rows}
-    catalog = priced_products(skus)
+    catalog = priced_products(skus) if validate else {}
     inactive = set(Product.objects.filter(sku__in=skus, is_active=False).values_list("sku", flat=True))
     existing = _existing_orders(groups, customers)
     labels = column_labels()
@@ -228,6 +228,8 @@ def _check_groups(groups: list[OrderGroup]) -> None:
         found = existing.get((group.customer.pk, group.po_number))
         if found is not None:
             _existing_order(group, *found)
+            continue
+        if not validate:
             continue
         try:
             order_validate(group.data, catalog=catalog)
@@ -414,30 +416,33 @@ def import_run(*, import_id: int, max_seconds: float | None = None) -> bool:
 
 
 def _run_batch(record: OrderImport, batch: list[OrderGroup], actor: Actor) -> None:
-    """Check the batch as the preview does (the database may have changed since), then submit its new orders."""
-    _check_groups(batch)
+    """Check the batch's rows as the preview does (the database may have changed since), then submit its new orders together."""
+    _check_groups(batch, validate=False)  # orders_submit validates each order itself
+    new = []
     for group in batch:
         record.rows_done += len(group.rows)
         if group.failed:
             _record_failure(record, group)
-            continue
-        if group.rows[0].outcome == Outcome.SKIPPED:
+        elif group.rows[0].outcome == Outcome.SKIPPED:
             record.skipped_count += 1
+        else:
+            new.append(group)
+    results = orders_submit(
+        submissions=[Submission(customer=group.customer, data=group.data) for group in new], actor=actor, source=Order.Source.IMPORT
+    )
+    for group, result in zip(new, results, strict=True):
+        if isinstance(result, Order):
+            record.created_count += 1
             continue
-        try:
-            order_submit(customer=group.customer, data=group.data, actor=actor, source=Order.Source.IMPORT)
-        except DuplicatePoNumber as error:
-            _existing_order(group, error.existing.number, error.existing.source)
-            if group.failed:
-                _record_failure(record, group)
-            else:
-                record.skipped_count += 1
-        except OrderInvalid as error:
-            _fail_from_field_errors(group, error.errors)
+        if isinstance(result, DuplicatePoNumber):
+            _existing_order(group, result.existing.number, result.existing.source)
+        else:
+            _fail_from_field_errors(group, result.errors)
             group.fail_rest()
+        if group.failed:
             _record_failure(record, group)
         else:
-            record.created_count += 1
+            record.skipped_count += 1
 
 
 def _record_failure(record: OrderImport, group: OrderGroup) -> None:

@@ -4,6 +4,8 @@
                              (the shape, the catalog, the prices and the totals)
     order_submit(...)      → the order, committed in `received`, handed to the pipeline on commit
                              (order_validate, then orders.services.order_writer)
+    orders_submit(...)     → several orders in one transaction, each as order_submit stores it
+                             (a spreadsheet import's batch): one catalog read, one doorbell
 
 There is no other way to create an order: the API, quote acceptance
 (orders.services.from_quote) and imports all call order_submit.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,6 +33,7 @@ from licensing.selectors import PricedProduct, priced_products
 from orderdesk.audit import Actor
 from orders.models import Order
 from orders.services.order_writer import ReplayableResponse, order_writer
+from orders.services.queueing import enqueue_new_order
 from orders.totals import order_totals
 
 # The contract's limits (API.md "Submitting an order"); the OpenAPI schema states the same numbers.
@@ -185,6 +188,54 @@ def order_submit(
     except IntegrityError:
         _raise_if_po_number_used(customer_id=customer.pk, po_number=new_order.po_number)
         raise
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One order of a batch for orders_submit: whose, and what (the API body's shape)."""
+
+    customer: Customer
+    data: Mapping
+
+
+def orders_submit(*, submissions: Sequence[Submission], actor: Actor, source: str) -> list[Order | OrderInvalid | DuplicatePoNumber]:
+    """Validate and store several new orders in one transaction; for each, the order or why it was refused.
+
+    Each order is validated and written exactly as order_submit does it (the
+    same checks, the same writer, the same rows and timeline event), each in
+    its own savepoint, so one refused order leaves the others. What the batch
+    saves is the per-order overhead around that: the catalog is read once for
+    all SKUs, the batch commits once, and the pipeline's doorbell rings once
+    for all of them after commit. Called inside a transaction, the orders
+    commit with the caller's.
+    """
+    catalog = priced_products({line.get("sku") for submission in submissions for line in _line_mappings(submission.data)})
+    results: list[Order | OrderInvalid | DuplicatePoNumber] = []
+    writer = order_writer()
+    with transaction.atomic():
+        for submission in submissions:
+            try:
+                new_order = order_validate(submission.data, catalog=catalog)
+                try:
+                    # Inside this transaction each writer stores the order in a savepoint of its own.
+                    results.append(
+                        writer.write(customer=submission.customer, new_order=new_order, source=source, quote=None, actor=actor,
+                                     replayable=None, ring=False)  # fmt: skip
+                    )
+                except IntegrityError:
+                    _raise_if_po_number_used(customer_id=submission.customer.pk, po_number=new_order.po_number)
+                    raise
+            except (OrderInvalid, DuplicatePoNumber) as refused:
+                results.append(refused)
+        if any(isinstance(result, Order) for result in results):
+            first = next(result for result in results if isinstance(result, Order))
+            transaction.on_commit(lambda: enqueue_new_order(first.pk))
+    return results
+
+
+def _line_mappings(data) -> list[Mapping]:
+    lines = data.get("lines") if isinstance(data, Mapping) else None
+    return [line for line in lines if isinstance(line, Mapping) and isinstance(line.get("sku"), str)] if isinstance(lines, list) else []
 
 
 def _raise_if_po_number_used(*, customer_id: int, po_number: str) -> None:

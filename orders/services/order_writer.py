@@ -7,7 +7,8 @@ Both write the same rows and keep the same promises:
   response to replay for the request's Idempotency-Key commit together, or
   nothing is written (a PO number the customer already used raises
   IntegrityError from the unique constraint);
-- once committed, the order is handed to the pipeline (enqueue_new_order).
+- once committed, the order is handed to the pipeline (enqueue_new_order), unless
+  the caller rings once for many orders (`ring=False`: orders_submit's batch).
 
 `OrmOrderWriter` does it with Django's ORM, on any database (the embedded
 mode's SQLite). `PostgresOrderWriter` does it in one prepared statement:
@@ -50,7 +51,7 @@ class ReplayableResponse:
 
 
 class OrmOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True) -> Order:
         """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`."""
         rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
         with transaction.atomic():
@@ -62,12 +63,13 @@ class OrmOrderWriter:
             response = replayable(order) if replayable is not None else None
             if response is not None and response.record_id is not None:
                 finish_record(response.record_id, status=response.status, body=response.body, headers=response.headers)
-            transaction.on_commit(lambda: enqueue_new_order(order.pk))
+            if ring:
+                transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
 
 class PostgresOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True) -> Order:
         """Store the order (see the module docstring) in one statement; returns it as OrmOrderWriter does.
 
         The rows go to PostgreSQL as they are, not as model instances: building
@@ -94,7 +96,8 @@ class PostgresOrderWriter:
                     None if response is None else response.record_id,
                 ],
             )
-        transaction.on_commit(lambda: enqueue_new_order(order.pk))
+        if ring:
+            transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
 
