@@ -181,9 +181,14 @@ def order_submit(
     one (a quote's acceptance), it commits with the caller's transaction.
     """
     new_order = order_validate(data, agreed_prices=agreed_prices, discount=discount)
+    return _store(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable)
+
+
+def _store(*, customer: Customer, new_order: NewOrder, source: str, actor: Actor, quote=None, replayable=None, ring: bool = True) -> Order:
+    """Write a validated order (orders.services.order_writer), or DuplicatePoNumber naming the order that has its PO number."""
     try:
         return order_writer().write(
-            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable
+            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable, ring=ring
         )
     except IntegrityError:
         _raise_if_po_number_used(customer_id=customer.pk, po_number=new_order.po_number)
@@ -211,24 +216,16 @@ def orders_submit(*, submissions: Sequence[Submission], actor: Actor, source: st
     """
     catalog = priced_products({line.get("sku") for submission in submissions for line in _line_mappings(submission.data)})
     results: list[Order | OrderInvalid | DuplicatePoNumber] = []
-    writer = order_writer()
     with transaction.atomic():
         for submission in submissions:
             try:
                 new_order = order_validate(submission.data, catalog=catalog)
-                try:
-                    # Inside this transaction each writer stores the order in a savepoint of its own.
-                    results.append(
-                        writer.write(customer=submission.customer, new_order=new_order, source=source, quote=None, actor=actor,
-                                     replayable=None, ring=False)  # fmt: skip
-                    )
-                except IntegrityError:
-                    _raise_if_po_number_used(customer_id=submission.customer.pk, po_number=new_order.po_number)
-                    raise
+                # Inside this transaction each writer stores the order in a savepoint of its own.
+                results.append(_store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False))
             except (OrderInvalid, DuplicatePoNumber) as refused:
                 results.append(refused)
-        if any(isinstance(result, Order) for result in results):
-            first = next(result for result in results if isinstance(result, Order))
+        first = next((result for result in results if isinstance(result, Order)), None)
+        if first is not None:
             transaction.on_commit(lambda: enqueue_new_order(first.pk))
     return results
 
