@@ -426,6 +426,8 @@ ORDER_REQUESTED_START_MAX_DAYS = env_int("ORDER_REQUESTED_START_MAX_DAYS", 365, 
 # more than IMPORT_XLSX_MAX_COMPRESSION_RATIO to 1 (a zip bomb), checked before expanding.
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 10 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 50_000, minimum=1)
+# Uploads up to this size are previewed in the request; larger ones by the imports queue's worker.
+IMPORT_INLINE_PREVIEW_BYTES = env_int("IMPORT_INLINE_PREVIEW_BYTES", 256 * 1024, minimum=0)
 IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024, minimum=1024)
 IMPORT_XLSX_MAX_COMPRESSION_RATIO = env_int("IMPORT_XLSX_MAX_COMPRESSION_RATIO", 200, minimum=2)
 IMPORT_XLSX_MAX_MEMBERS = env_int("IMPORT_XLSX_MAX_MEMBERS", 1000, minimum=10)

@@ -13,11 +13,11 @@ from orders.backlog import backlog_orders
 from orders.filters import BacklogFilter
 from orders.forms import ExportForm, ImportUploadForm
 from orders.models import OrderImport
-from orders.services.imports import ImportRefused, failed_rows_table, import_confirm, import_start
+from orders.services.imports import ImportRefused, failed_rows_table, import_confirm, import_upload
 
 import_staff = role_required(*IMPORT_ROLES)
 
-RUNNING = (OrderImport.Status.QUEUED, OrderImport.Status.RUNNING)
+RUNNING = (OrderImport.Status.CHECKING, OrderImport.Status.QUEUED, OrderImport.Status.RUNNING)
 
 
 @import_staff
@@ -27,7 +27,7 @@ def imports_home(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            record, _preview = import_start(
+            record = import_upload(
                 user=request.user, content=upload.read(), file_name=upload.name, sheet=form.cleaned_data["sheet"]
             )
         except ImportRefused as error:

@@ -286,6 +286,7 @@ class OrderImport(models.Model):
     """
 
     class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking the file")
         PREVIEWED = "previewed", _("Previewed")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")

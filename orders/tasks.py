@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from orders.services.imports import import_run
+from orders.services.imports import import_check, import_run
 from orders.services.pipeline import TRANSIENT_ERRORS, order_fail, orders_advance, orders_gather_received
 from orders.services.sweeper import orders_sweep
 
@@ -77,3 +77,13 @@ def run_import(self, import_id: int) -> None:
         raise
     if not finished:
         run_import.delay(import_id)
+
+
+@shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
+def check_import(self, import_id: int) -> None:
+    """A large uploaded spreadsheet's preview (the `imports` queue)."""
+    try:
+        import_check(import_id=import_id)
+    except TRANSIENT_ERRORS as error:
+        _retry_unless_exhausted(self, error)
+        raise

@@ -302,3 +302,32 @@ def test_a_batch_stores_each_good_order_and_names_why_the_others_were_refused(ca
     assert results[1].errors[0].field == "lines[0].sku" and results[2].existing == earlier
     assert sorted(Order.objects.filter(source="import").values_list("po_number", flat=True)) == ["PO-A", "PO-C"]
     assert all(order.lines.count() == 2 for order in Order.objects.filter(source="import"))
+
+
+def test_a_large_upload_is_kept_and_previewed_by_the_worker_and_cannot_be_confirmed_before(catalog, customer, importer, settings):
+    from orders.services.imports import import_check, import_confirm, import_upload
+
+    settings.IMPORT_INLINE_PREVIEW_BYTES = 10
+    content = csv_bytes([["OWNER", "PO-1", "SRA-1Y", 10, "", ""], ["OWNER", "PO-2", "NOPE", 1, "", ""]])
+
+    record = import_upload(user=importer, content=content, file_name="big.csv")
+
+    assert record.status == "checking" and record.preview == {}
+    assert import_confirm(order_import=record) is False
+    import_check(import_id=record.pk)
+    record.refresh_from_db()
+    assert (record.status, record.preview["new_orders"], record.preview["failed_orders"], record.rows_total) == ("previewed", 1, 1, 2)
+    assert not Order.objects.exists()
+
+
+def test_a_large_upload_that_cannot_be_read_ends_failed_with_the_reason(catalog, customer, importer, settings):
+    from orders.services.imports import import_check, import_confirm, import_upload
+
+    settings.IMPORT_INLINE_PREVIEW_BYTES = 10
+    record = import_upload(user=importer, content=b"customer,sku\r\nOWNER,SRA-1Y\r\n", file_name="big.csv")
+
+    import_check(import_id=record.pk)
+
+    record.refresh_from_db()
+    assert record.status == "failed" and "注文書番号 (po_number)" in record.error
+    assert import_confirm(order_import=record) is False

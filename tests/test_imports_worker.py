@@ -84,3 +84,18 @@ def test_a_worker_killed_mid_import_and_the_import_run_again_makes_each_order_on
     assert Order.objects.filter(customer=customer).count() == orders
     assert Order.objects.filter(customer=customer).values("po_number").distinct().count() == orders
     assert all(order.lines.count() == 1 for order in Order.objects.filter(customer=customer)[:50])
+
+
+def test_a_large_upload_is_previewed_by_the_worker_then_confirmed(client, catalog, customer, import_worker, settings):
+    settings.IMPORT_INLINE_PREVIEW_BYTES = 10
+    signed_in(client, make_staff("tanaka", "order_desk"))
+
+    response = upload(client, csv_bytes([["OWNER", f"PO-{n}", "SRA-1Y", 10, "", ""] for n in range(20)]))
+
+    record = OrderImport.objects.get()
+    assert 'id="import-check-bar"' in client.get(response["Location"]).content.decode() or record.status != "checking"
+    record = wait_for(lambda: OrderImport.objects.filter(pk=record.pk, status="previewed").first(), timeout=60, message="preview")
+    assert record.preview["new_orders"] == 20
+    client.post(f"/imports/{record.pk}/confirm/")
+    record = wait_for(lambda: OrderImport.objects.filter(pk=record.pk, status="done").first(), timeout=60, message="import done")
+    assert record.created_count == 20 and Order.objects.filter(source="import").count() == 20

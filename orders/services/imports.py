@@ -2,6 +2,7 @@
 
     import_preview(content, file_name, sheet)  → ImportPreview: every row with its outcome, nothing written
     import_start(user, content, file_name, sheet) → an OrderImport record in `previewed`, with the file
+    import_upload(...)                         → the same, previewed by the worker when the file is large
     import_confirm(order_import)               → queued; the `imports` queue's task runs it
     import_run(import_id, max_seconds)         → creates the next orders; True once the file is done
 
@@ -350,14 +351,57 @@ def _fail_from_field_errors(group: OrderGroup, errors: list[FieldError]) -> None
 def import_start(*, user, content: bytes, file_name: str, sheet: str = "") -> tuple[OrderImport, ImportPreview]:
     """Preview the file and keep it with its preview in a new record (nothing else written). Raises ImportRefused."""
     preview = import_preview(content=content, file_name=file_name, sheet=sheet or None)
-    digest = hashlib.sha256(content).hexdigest()
+    record = _new_record(user=user, content=content, file_name=file_name, sheet=sheet)
+    _store_preview(record, preview)
+    return record, preview
+
+
+def import_upload(*, user, content: bytes, file_name: str, sheet: str = "") -> OrderImport:
+    """The upload page's start: a file up to IMPORT_INLINE_PREVIEW_BYTES is previewed at once (ImportRefused
+    when it cannot be imported, nothing kept); a larger one is kept in `checking` and previewed by the
+    `imports` queue's worker, so that no request holds a 50,000-row file."""
+    if len(content) <= settings.IMPORT_INLINE_PREVIEW_BYTES:
+        return import_start(user=user, content=content, file_name=file_name, sheet=sheet)[0]
+    if len(content) > settings.IMPORT_MAX_FILE_BYTES:  # refused at once, as read_table would
+        import_preview(content=content, file_name=file_name, sheet=sheet or None)
+    from orders.tasks import check_import  # noqa: PLC0415 — tasks import the services
+
+    record = _new_record(user=user, content=content, file_name=file_name, sheet=sheet, status=OrderImport.Status.CHECKING)
+    transaction.on_commit(lambda: check_import.delay(record.pk))
+    return record
+
+
+def import_check(*, import_id: int) -> None:
+    """Preview a kept file (the worker's half of import_upload): the record becomes `previewed`, or `failed` with why."""
+    record = OrderImport.objects.get(pk=import_id)
+    if record.status != OrderImport.Status.CHECKING:
+        return  # checked already (a redelivered message)
+    with record.file.open("rb") as stored:
+        content = stored.read()
+    try:
+        preview = import_preview(content=content, file_name=record.file_name, sheet=record.sheet or None)
+    except ImportRefused as error:
+        OrderImport.objects.filter(pk=import_id, status=OrderImport.Status.CHECKING).update(
+            status=OrderImport.Status.FAILED, error=error.message, finished_at=timezone.now()
+        )
+        return
+    _store_preview(record, preview)
+
+
+def _new_record(*, user, content: bytes, file_name: str, sheet: str, status: str = "") -> OrderImport:
     record = OrderImport(
-        created_by=user, file_name=file_name[:255], file_sha256=digest, sheet=sheet, preview=preview.summary(),
-        rows_total=len(preview.rows), orders_total=len(preview.groups),
+        created_by=user, file_name=file_name[:255], file_sha256=hashlib.sha256(content).hexdigest(), sheet=sheet,
+        status=status or OrderImport.Status.PREVIEWED,
     )  # fmt: skip
     record.file.save(_safe_name(file_name), ContentFile(content), save=False)
     record.save()
-    return record, preview
+    return record
+
+
+def _store_preview(record: OrderImport, preview: ImportPreview) -> None:
+    record.preview, record.rows_total, record.orders_total = preview.summary(), len(preview.rows), len(preview.groups)
+    record.status = OrderImport.Status.PREVIEWED
+    record.save(update_fields=["preview", "rows_total", "orders_total", "status"])
 
 
 def _safe_name(file_name: str) -> str:
@@ -369,7 +413,12 @@ def import_confirm(*, order_import: OrderImport) -> bool:
     """Queue the import's run (on commit). A finished import is not run again; an unfinished one resumes. True when queued."""
     from orders.tasks import run_import  # noqa: PLC0415 — tasks import the services
 
-    updated = OrderImport.objects.filter(pk=order_import.pk).exclude(status=OrderImport.Status.DONE).update(status=OrderImport.Status.QUEUED)
+    updated = (
+        OrderImport.objects.filter(pk=order_import.pk)
+        .exclude(status__in=[OrderImport.Status.DONE, OrderImport.Status.CHECKING])
+        .exclude(status=OrderImport.Status.FAILED, started_at__isnull=True)  # the file could not be read
+        .update(status=OrderImport.Status.QUEUED)
+    )
     if not updated:
         return False
     transaction.on_commit(lambda: run_import.delay(order_import.pk))
