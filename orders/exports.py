@@ -43,6 +43,10 @@ _FIELDS = [
 ]  # fmt: skip
 
 
+# customer code, PO number, SKU, notes, order number, customer name, product name
+_TEXT_COLUMNS = (0, 1, 2, 5, 6, 7, 12)
+
+
 def orders_for_export(*, statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> QuerySet[Order]:
     """Orders received in [since, until] (Japan dates, both included) with one of `statuses` (all when empty)."""
     orders = Order.objects.all()
@@ -59,14 +63,17 @@ def export_rows(orders: QuerySet[Order], *, language: str) -> Iterator[list]:
     """The header, then one row per line of the orders (oldest order first), every value spreadsheet-safe."""
     language = "ja" if language.startswith("ja") else "en"
     yield EXPORT_HEADERS[language]
-    statuses, sources = dict(Order.Status.choices), dict(Order.Source.choices)
+    statuses = {value: str(label) for value, label in Order.Status.choices}
+    sources = {value: str(label) for value, label in Order.Source.choices}
     for values in _line_values(orders):
         row = list(values)
         row[4] = row[4].isoformat() if row[4] else ""
-        row[8] = str(statuses.get(row[8], row[8]))
-        row[9] = str(sources.get(row[9], row[9]))
+        row[8] = statuses.get(row[8], row[8])
+        row[9] = sources.get(row[9], row[9])
         row[10] = row[10].astimezone(JAPAN).strftime("%Y-%m-%d %H:%M:%S")
-        yield [neutralise(value) for value in row]
+        for index in _TEXT_COLUMNS:  # what people typed or the catalog holds; the rest are numbers, dates and our own labels
+            row[index] = neutralise(row[index])
+        yield row
 
 
 def _line_values(orders: QuerySet[Order]) -> Iterator[tuple]:
