@@ -331,3 +331,33 @@ def test_a_large_upload_that_cannot_be_read_ends_failed_with_the_reason(catalog,
     record.refresh_from_db()
     assert record.status == "failed" and "注文書番号 (po_number)" in record.error
     assert import_confirm(order_import=record) is False
+
+
+def test_an_import_batch_draws_its_order_numbers_before_its_transaction(catalog, customer, importer, settings, monkeypatch):
+    """The number sequence's row is needed by every new order: a batch must not hold it while it writes."""
+    from django.db import connection
+
+    from orders.services import order_writer
+
+    settings.IMPORT_BATCH_ORDERS = 3
+    record, _preview = import_start(user=importer, content=csv_bytes([["OWNER", f"PO-{n}", "SRA-1Y", 1, "", ""] for n in range(3)]),
+                                    file_name="o.csv")  # fmt: skip
+    draws, writes = [], []
+
+    def watched(function, calls):
+        def call(*args, **kwargs):
+            calls.append(len(connection.atomic_blocks))
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(order_writer, "next_numbers", watched(order_writer.next_numbers, draws))
+    monkeypatch.setattr(order_writer, "next_number", watched(order_writer.next_number, draws))
+    monkeypatch.setattr(order_writer, "new_order_rows", watched(order_writer.new_order_rows, writes))
+
+    import_run(import_id=record.pk)
+
+    outside = len(connection.atomic_blocks)  # the test's own transaction, if any
+    assert draws == [outside]  # one draw for the batch's three orders, outside the batch's transaction
+    assert len(writes) == 3 and min(writes) > outside
+    assert Order.objects.filter(source="import").count() == 3

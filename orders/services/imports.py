@@ -39,6 +39,7 @@ from licensing.selectors import priced_products
 from orderdesk.audit import Actor
 from orders.models import Order, OrderImport
 from orders.services.intake import DuplicatePoNumber, FieldError, OrderInvalid, Submission, order_validate, orders_submit
+from orders.services.order_writer import order_numbers
 from orders.spreadsheets import SpreadsheetRefused, Table, read_table
 
 # The columns, each with the headers that name it (Japanese, English; matched ignoring case, spaces and underscores).
@@ -449,24 +450,35 @@ def import_run(*, import_id: int, max_seconds: float | None = None) -> bool:
     actor = Actor.staff(record.created_by) if record.created_by else Actor.system(COMMAND_ACTOR)
     batch_size = settings.IMPORT_BATCH_ORDERS
     while True:
+        # The batch is checked and its order numbers drawn before the transaction: the
+        # transaction then holds the record's row alone (not the number sequence's, which
+        # every new order from the API needs) while the batch is written.
+        start = OrderImport.objects.filter(pk=import_id).values_list("next_group", flat=True).get()
+        batch = groups[start : start + batch_size]
+        if batch:
+            _check_groups(batch, validate=False)  # orders_submit validates each order itself
+            numbers = order_numbers(sum(1 for group in batch if _is_new(group)))
         with transaction.atomic():
             record = OrderImport.objects.select_for_update().get(pk=import_id)
-            start = record.next_group
-            batch = groups[start : start + batch_size]
+            if record.next_group != start:
+                continue  # another run of this import moved on meanwhile (its numbers are left unused)
             if not batch:
                 record.status, record.finished_at = OrderImport.Status.DONE, timezone.now()
                 record.save(update_fields=["status", "finished_at"])
                 return True
-            _run_batch(record, batch, actor)
+            _run_batch(record, batch, actor, numbers)
             record.next_group = start + len(batch)
             record.save(update_fields=["next_group", "rows_done", "created_count", "skipped_count", "failed_count", "failed_rows"])
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             return False
 
 
-def _run_batch(record: OrderImport, batch: list[OrderGroup], actor: Actor) -> None:
-    """Check the batch's rows as the preview does (the database may have changed since), then submit its new orders together."""
-    _check_groups(batch, validate=False)  # orders_submit validates each order itself
+def _is_new(group: OrderGroup) -> bool:
+    return not group.failed and group.rows[0].outcome == Outcome.NEW
+
+
+def _run_batch(record: OrderImport, batch: list[OrderGroup], actor: Actor, numbers: list[str]) -> None:
+    """Submit the batch's new orders together (checked already), and count every group's outcome."""
     new = []
     for group in batch:
         record.rows_done += len(group.rows)
@@ -477,8 +489,9 @@ def _run_batch(record: OrderImport, batch: list[OrderGroup], actor: Actor) -> No
         else:
             new.append(group)
     results = orders_submit(
-        submissions=[Submission(customer=group.customer, data=group.data) for group in new], actor=actor, source=Order.Source.IMPORT
-    )
+        submissions=[Submission(customer=group.customer, data=group.data) for group in new], actor=actor,
+        source=Order.Source.IMPORT, numbers=numbers,
+    )  # fmt: skip
     for group, result in zip(new, results, strict=True):
         if isinstance(result, Order):
             record.created_count += 1

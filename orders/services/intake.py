@@ -32,7 +32,7 @@ from licensing.pricing import PricingError, tier_unit_price
 from licensing.selectors import PricedProduct, priced_products
 from orderdesk.audit import Actor
 from orders.models import Order
-from orders.services.order_writer import ReplayableResponse, order_writer
+from orders.services.order_writer import ReplayableResponse, order_numbers, order_writer
 from orders.services.queueing import enqueue_new_order
 from orders.totals import order_totals
 
@@ -184,12 +184,16 @@ def order_submit(
     return _store(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable)
 
 
-def _store(*, customer: Customer, new_order: NewOrder, source: str, actor: Actor, quote=None, replayable=None, ring: bool = True) -> Order:
+def _store(
+    *, customer: Customer, new_order: NewOrder, source: str, actor: Actor, quote=None, replayable=None, ring: bool = True,
+    number: str | None = None,
+) -> Order:  # fmt: skip
     """Write a validated order (orders.services.order_writer), or DuplicatePoNumber naming the order that has its PO number."""
     try:
         return order_writer().write(
-            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable, ring=ring
-        )
+            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable, ring=ring,
+            number=number,
+        )  # fmt: skip
     except IntegrityError:
         _raise_if_po_number_used(customer_id=customer.pk, po_number=new_order.po_number)
         raise
@@ -203,7 +207,9 @@ class Submission:
     data: Mapping
 
 
-def orders_submit(*, submissions: Sequence[Submission], actor: Actor, source: str) -> list[Order | OrderInvalid | DuplicatePoNumber]:
+def orders_submit(
+    *, submissions: Sequence[Submission], actor: Actor, source: str, numbers: Sequence[str] | None = None
+) -> list[Order | OrderInvalid | DuplicatePoNumber]:
     """Validate and store several new orders in one transaction; for each, the order or why it was refused.
 
     Each order is validated and written exactly as order_submit does it (the
@@ -212,16 +218,25 @@ def orders_submit(*, submissions: Sequence[Submission], actor: Actor, source: st
     saves is the per-order overhead around that: the catalog is read once for
     all SKUs, the batch commits once, and the pipeline's doorbell rings once
     for all of them after commit. Called inside a transaction, the orders
-    commit with the caller's.
+    commit with the caller's; such a caller draws the numbers beforehand,
+    outside its transaction (`numbers`, from order_writer.order_numbers, one
+    per submission), so that the number sequence's row, which every new order
+    needs, is not held while the batch is written. A number whose submission is
+    refused is left unused (a gap, as a rolled-back order leaves).
     """
+    if numbers is not None and len(numbers) != len(submissions):
+        raise ValueError("orders_submit needs one number per submission")
+    if numbers is None and not transaction.get_connection().in_atomic_block:
+        numbers = order_numbers(len(submissions))
     catalog = priced_products({line.get("sku") for submission in submissions for line in _line_mappings(submission.data)})
     results: list[Order | OrderInvalid | DuplicatePoNumber] = []
     with transaction.atomic():
-        for submission in submissions:
+        for index, submission in enumerate(submissions):
             try:
                 new_order = order_validate(submission.data, catalog=catalog)
                 # Inside this transaction each writer stores the order in a savepoint of its own.
-                results.append(_store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False))
+                number = numbers[index] if numbers is not None else None
+                results.append(_store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False, number=number))
             except (OrderInvalid, DuplicatePoNumber) as refused:
                 results.append(refused)
         first = next((result for result in results if isinstance(result, Order)), None)

@@ -31,7 +31,7 @@ from orderdesk.api.idempotency import finish_record
 from orderdesk.audit import Actor
 from orderdesk.db import fetch_one, statement_atomic
 from orderdesk.models import IdempotencyRecord
-from orderdesk.numbering import next_number
+from orderdesk.numbering import next_number, next_numbers
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.queueing import enqueue_new_order
 
@@ -51,9 +51,9 @@ class ReplayableResponse:
 
 
 class OrmOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
         """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`."""
-        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
+        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, number=number)
         with transaction.atomic():
             order = Order(**rows.order)
             order.save(force_insert=True)
@@ -69,7 +69,7 @@ class OrmOrderWriter:
 
 
 class PostgresOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
         """Store the order (see the module docstring) in one statement; returns it as OrmOrderWriter does.
 
         The rows go to PostgreSQL as they are, not as model instances: building
@@ -77,7 +77,7 @@ class PostgresOrderWriter:
         than the statement that stores them. The order returned is loaded from
         the row (Model.from_db), as a query would load it.
         """
-        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
+        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, number=number)
         order = _loaded(Order, rows.order)
         order.prefetched_lines = new_order.lines
         response = replayable(order) if replayable is not None else None
@@ -101,6 +101,13 @@ class PostgresOrderWriter:
         return order
 
 
+def order_numbers(count: int) -> list[str]:
+    """`count` order numbers drawn at once. Outside a transaction they commit at once: a batch of orders
+    written in one transaction then does not hold the number sequence's row (which every new order
+    needs) while it writes them."""
+    return next_numbers(ORDER_NUMBER_PREFIX, count)
+
+
 def order_writer() -> OrmOrderWriter | PostgresOrderWriter:
     """The writer for this database: the one place that chooses."""
     return _POSTGRES_WRITER if connection.vendor == "postgresql" else _ORM_WRITER
@@ -119,8 +126,8 @@ class NewOrderRows:
     event: dict
 
 
-def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: Actor) -> NewOrderRows:
-    """The rows both writers store for a validated new order; its number is drawn here.
+def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: Actor, number: str | None = None) -> NewOrderRows:
+    """The rows both writers store for a validated new order; its number is drawn here unless given (`order_numbers`).
 
     Every concrete column but the primary keys is given (tests/test_order_intake.py
     checks it against the models), so that a column added to a model without a
@@ -128,7 +135,7 @@ def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: 
     """
     now = timezone.now()
     order = {
-        "number": next_number(ORDER_NUMBER_PREFIX),
+        "number": number or next_number(ORDER_NUMBER_PREFIX),
         "customer_id": customer.pk,
         "po_number": new_order.po_number,
         "status": Order.Status.RECEIVED.value,
