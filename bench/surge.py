@@ -129,6 +129,7 @@ def configure_environment(args, workdir: Path) -> None:
             "CELERY_BROKER_URL": args.broker_url,
             "CACHE_URL": args.cache_url,
             "API_RATE_LIMIT": "100000000/min",
+            "ORDERDESK_LOCAL": "1",  # gunicorn on loopback, plain HTTP, a generated secret key in var/
             "ORDERDESK_VAR_DIR": str(workdir / "var"),
             "DEBUG": "0",
             "LOG_LEVEL": "WARNING",
