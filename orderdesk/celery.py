@@ -19,6 +19,9 @@ app.conf.task_queues = [Queue(name, Exchange(name, type="direct"), routing_key=n
 app.conf.task_default_exchange = "pipeline"
 app.conf.task_default_routing_key = "pipeline"
 app.conf.task_routes = {
+    # Exact names are matched before the patterns: a spreadsheet import never waits behind a surge's pipeline.
+    "orders.tasks.run_import": {"queue": "imports"},
+    "orders.tasks.check_import": {"queue": "imports"},
     "orders.tasks.*": {"queue": "pipeline"},
     # The control room's rollups and digest: in a surge the pipeline queue holds
     # thousands of messages, and the dashboard must not wait behind them.

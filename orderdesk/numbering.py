@@ -36,6 +36,26 @@ def next_number(prefix: str, *, year: int | None = None, width: int = 6) -> str:
     return format_number(prefix, year, value, width=width)
 
 
+def next_numbers(prefix: str, count: int, *, year: int | None = None, width: int = 6) -> list[str]:
+    """`count` consecutive numbers in one statement. Called outside a transaction it commits at once, so a
+    caller about to write many documents in one transaction (an import's batch) does not hold the
+    sequence row while it writes them."""
+    if count < 1:
+        return []
+    year = year or timezone.localdate().year
+    last = fetch_one(_next_many_sql(no_flush_wait_column()), [prefix, year, count, count])[0]
+    return [format_number(prefix, year, value, width=width) for value in range(last - count + 1, last + 1)]
+
+
+@functools.cache
+def _next_many_sql(no_flush_wait: str) -> str:
+    return (
+        "INSERT INTO {table} (prefix, year, last_value) VALUES (%s, %s, %s) "
+        "ON CONFLICT (prefix, year) DO UPDATE SET last_value = {table}.last_value + %s "
+        "RETURNING last_value{no_flush_wait}"
+    ).format(table=connection.ops.quote_name(NumberSequence._meta.db_table), no_flush_wait=no_flush_wait)
+
+
 @functools.cache
 def _next_sql(no_flush_wait: str) -> str:
     return _NEXT.format(table=connection.ops.quote_name(NumberSequence._meta.db_table), no_flush_wait=no_flush_wait)

@@ -22,6 +22,8 @@ ALL_ROLES = (SALES, ORDER_DESK, HELPER, MANAGER)
 BACKLOG_ROLES = (ORDER_DESK, HELPER, MANAGER)
 # The dashboard and the order feed: managers, and order-desk admins (who only look).
 CONTROL_ROOM_ROLES = (ORDER_DESK, MANAGER)
+# Orders in from spreadsheets and out again (/imports/, the backlog's export).
+IMPORT_ROLES = (ORDER_DESK, MANAGER)
 
 
 def user_roles(user) -> frozenset[str]:

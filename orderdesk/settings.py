@@ -441,6 +441,26 @@ ORDER_PIPELINE_BATCH_SIZE = env_int("ORDER_PIPELINE_BATCH_SIZE", 50, minimum=1)
 ORDER_GATHER_DEDUP_SECONDS = env_int("ORDER_GATHER_DEDUP_SECONDS", 10, minimum=0)
 # requested_start may be at most this many days ahead (the API's contract: a year).
 ORDER_REQUESTED_START_MAX_DAYS = env_int("ORDER_REQUESTED_START_MAX_DAYS", 365, minimum=1)
+
+# --- Spreadsheet imports and exports (orders.services.imports, orders.exports) ---------
+
+# Refused with a message naming the limit: larger files, more rows, an XLSX archive
+# that would expand beyond IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES or has a part compressed
+# more than IMPORT_XLSX_MAX_COMPRESSION_RATIO to 1 (a zip bomb), checked before expanding.
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 10 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 50_000, minimum=1)
+# Uploads up to this size are previewed in the request; larger ones by the imports queue's worker.
+IMPORT_INLINE_PREVIEW_BYTES = env_int("IMPORT_INLINE_PREVIEW_BYTES", 256 * 1024, minimum=0)
+IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_XLSX_MAX_UNCOMPRESSED_BYTES", 200 * 1024 * 1024, minimum=1024)
+IMPORT_XLSX_MAX_COMPRESSION_RATIO = env_int("IMPORT_XLSX_MAX_COMPRESSION_RATIO", 200, minimum=2)
+IMPORT_XLSX_MAX_MEMBERS = env_int("IMPORT_XLSX_MAX_MEMBERS", 1000, minimum=10)
+# Orders an import stores per transaction, together with its progress: a worker killed
+# midway loses at most this many uncommitted orders, which the next run creates.
+IMPORT_BATCH_ORDERS = env_int("IMPORT_BATCH_ORDERS", 50, minimum=1)
+# Preview rows shown in the page (all of them are checked; the failed ones are all in the CSV).
+# One import task runs this long, then queues the rest of the file (well inside CELERY_TASK_SOFT_TIME_LIMIT).
+IMPORT_TASK_SLICE_SECONDS = env_int("IMPORT_TASK_SLICE_SECONDS", 60, minimum=1)
+IMPORT_PREVIEW_ROWS_SHOWN = env_int("IMPORT_PREVIEW_ROWS_SHOWN", 500, minimum=1)
 # Technical errors (database unreachable, lock timeouts) are retried with
 # exponential backoff this many times; then the order is `failed`.
 ORDER_STEP_MAX_RETRIES = env_int("ORDER_STEP_MAX_RETRIES", 5, minimum=0)
@@ -634,6 +654,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("CELERY_TASK_SOFT_TIME_LIMIT must be shorter than CELERY_TASK_TIME_LIMIT")
+if IMPORT_TASK_SLICE_SECONDS * 2 >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("IMPORT_TASK_SLICE_SECONDS must be under half CELERY_TASK_SOFT_TIME_LIMIT (a slice ends after its last batch)")
 if CELERY_TASK_TIME_LIMIT >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", float("inf")):
     # Otherwise Redis hands a still-running task to a second worker.
     raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("quotes/", include("quotes.urls")),
     path("renewals/", include("quotes.renewal_urls")),
     path("backlog/", include("orders.urls")),
+    path("imports/", include("orders.import_urls")),
     path("customers/", include("licensing.urls")),
     path("api/", include("orderdesk.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),

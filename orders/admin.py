@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from orders.models import Order, OrderEvent, OrderLine
+from orders import exports
+from orders.models import Order, OrderEvent, OrderImport, OrderLine
 
 
 class OrderLineInline(admin.TabularInline):
@@ -34,6 +36,17 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline]
+    actions = ["export_csv", "export_xlsx"]
+
+    # The same export as /imports/ (formula-safe cells, CSV streamed), not django-import-export's, whose
+    # escaping covers only part of what a spreadsheet reads as a formula.
+    @admin.action(description=_("Export the selected orders as CSV"))
+    def export_csv(self, request, queryset):
+        return exports.export_response(queryset, prefix="orders", file_format="csv")
+
+    @admin.action(description=_("Export the selected orders as XLSX"))
+    def export_xlsx(self, request, queryset):
+        return exports.export_response(queryset, prefix="orders", file_format="xlsx")
 
     def get_readonly_fields(self, request, obj=None):
         # The duplicate links too: an editable many-to-many would offer every order ever placed as a choice.
@@ -43,4 +56,23 @@ class OrderAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OrderImport)
+class OrderImportAdmin(admin.ModelAdmin):
+    """The import records, read only: imports run from /imports/ or `manage.py import_orders`."""
+
+    list_display = ["created_at", "file_name", "created_by", "status", "rows_total", "created_count", "skipped_count", "failed_count"]
+    list_filter = ["status"]
+    search_fields = ["file_name", "file_sha256", "created_by__username"]
+    exclude = ["preview", "failed_rows"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields if field.name not in self.exclude]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -117,3 +117,40 @@ class EditLinesForm(forms.Form):
         if self.cleaned_data.get("add_sku"):
             changes[self.cleaned_data["add_sku"]] = self.cleaned_data["add_quantity"]
         return changes
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV or XLSX file"))
+    sheet = forms.CharField(label=_("Sheet (XLSX; the first when empty)"), max_length=100, required=False)
+
+    def clean_file(self):
+        from django.conf import settings  # noqa: PLC0415
+
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.IMPORT_MAX_FILE_BYTES:
+            raise forms.ValidationError(
+                _("The file is %(size)s bytes; at most %(limit)s bytes may be imported at once.")
+                % {"size": f"{upload.size:,}", "limit": f"{settings.IMPORT_MAX_FILE_BYTES:,}"}
+            )
+        return upload
+
+
+class ExportForm(forms.Form):
+    FORMATS = [("csv", "CSV"), ("xlsx", "XLSX")]
+    ENCODINGS = [("utf-8", _("UTF-8 (Excel opens it in Japanese)")), ("cp932", _("Shift_JIS (cp932)"))]
+
+    format = forms.ChoiceField(label=_("Format"), choices=FORMATS, initial="csv")
+    encoding = forms.ChoiceField(label=_("CSV encoding"), choices=ENCODINGS, initial="utf-8", required=False)
+    status = forms.MultipleChoiceField(label=_("Statuses (all when none)"), choices=Order.Status.choices, required=False,
+                                       widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    since = forms.DateField(label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Received until"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_encoding(self):
+        return self.cleaned_data.get("encoding") or "utf-8"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", _("The end of the range is before its start."))
+        return data

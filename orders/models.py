@@ -274,3 +274,60 @@ class BacklogPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.density}"
+
+
+def order_import_path(record: "OrderImport", filename: str) -> str:
+    return f"imports/{record.file_sha256}/{filename}"
+
+
+class OrderImport(models.Model):
+    """One spreadsheet of orders a person uploaded: its file, its preview, then its run (orders.services.imports).
+
+    The orders themselves are born through orders.services.intake.order_submit;
+    this record says who brought them, from which file, and how it went. The run
+    moves `next_group` forward in the same transaction as the orders it creates,
+    so a run killed midway resumes where it stopped, without doubles.
+    """
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking the file")
+        PREVIEWED = "previewed", _("Previewed")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    # None for `manage.py import_orders` run without --user (the actor is then the command).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("imported by"), on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="order_imports",
+    )
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    file = models.FileField(_("file"), upload_to=order_import_path, max_length=300)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_sha256 = models.CharField(_("SHA-256"), max_length=64)
+    sheet = models.CharField(_("sheet"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PREVIEWED)
+    # What the preview found (orders.services.imports.ImportPreview.summary()).
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    orders_total = models.PositiveIntegerField(_("orders in the file"), default=0)
+    # The run's progress: groups (orders of the file) done, and the rows they hold.
+    next_group = models.PositiveIntegerField(_("orders done"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    # One entry per failed row: {"row", "column", "message", "values": {column: text}}.
+    failed_rows = models.JSONField(_("failed rows"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -14,6 +14,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
+from orders.services.imports import import_check, import_run
 from orders.services.pipeline import TRANSIENT_ERRORS, order_fail, orders_advance, orders_gather_received
 from orders.services.sweeper import orders_sweep
 
@@ -64,3 +65,25 @@ def _retry_unless_exhausted(task, error: Exception) -> None:
 @shared_task
 def sweep_stuck_orders() -> int:
     return orders_sweep()
+
+
+@shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
+def run_import(self, import_id: int) -> None:
+    """A spreadsheet import (the `imports` queue): runs a slice shorter than the task time limit, then queues the rest."""
+    try:
+        finished = import_run(import_id=import_id, max_seconds=settings.IMPORT_TASK_SLICE_SECONDS)
+    except TRANSIENT_ERRORS as error:
+        _retry_unless_exhausted(self, error)
+        raise
+    if not finished:
+        run_import.delay(import_id)
+
+
+@shared_task(bind=True, max_retries=settings.ORDER_STEP_MAX_RETRIES)
+def check_import(self, import_id: int) -> None:
+    """A large uploaded spreadsheet's preview (the `imports` queue)."""
+    try:
+        import_check(import_id=import_id)
+    except TRANSIENT_ERRORS as error:
+        _retry_unless_exhausted(self, error)
+        raise

@@ -4,6 +4,8 @@
                              (the shape, the catalog, the prices and the totals)
     order_submit(...)      → the order, committed in `received`, handed to the pipeline on commit
                              (order_validate, then orders.services.order_writer)
+    orders_submit(...)     → several orders in one transaction, each as order_submit stores it
+                             (a spreadsheet import's batch): one catalog read, one doorbell
 
 There is no other way to create an order: the API, quote acceptance
 (orders.services.from_quote) and imports all call order_submit.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,7 +33,8 @@ from licensing.selectors import PricedProduct, priced_products
 from orderdesk.audit import Actor
 from orderdesk.text import REFUSED_IN_LINE, REFUSED_IN_TEXT
 from orders.models import Order
-from orders.services.order_writer import ReplayableResponse, order_writer
+from orders.services.order_writer import ReplayableResponse, order_numbers, order_writer
+from orders.services.queueing import enqueue_new_order
 from orders.totals import order_totals
 
 # The contract's limits (API.md "Submitting an order"); the OpenAPI schema states the same numbers.
@@ -183,13 +186,84 @@ def order_submit(
     one (a quote's acceptance), it commits with the caller's transaction.
     """
     new_order = order_validate(data, agreed_prices=agreed_prices, discount=discount, customer_id=customer.pk)
+    return _store(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable)
+
+
+def _store(
+    *, customer: Customer, new_order: NewOrder, source: str, actor: Actor, quote=None, replayable=None, ring: bool = True,
+    number: str | None = None,
+) -> Order:  # fmt: skip
+    """Write a validated order (orders.services.order_writer), or DuplicatePoNumber naming the order that has its PO number."""
     try:
         return order_writer().write(
-            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable
-        )
+            customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable, ring=ring,
+            number=number,
+        )  # fmt: skip
     except IntegrityError:
         _raise_if_po_number_used(customer_id=customer.pk, po_number=new_order.po_number)
         raise
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One order of a batch for orders_submit: whose, and what (the API body's shape)."""
+
+    customer: Customer
+    data: Mapping
+
+
+def orders_submit(
+    *, submissions: Sequence[Submission], actor: Actor, source: str, numbers: Sequence[str] | None = None
+) -> list[Order | OrderInvalid | DuplicatePoNumber]:
+    """Validate and store several new orders in one transaction; for each, the order or why it was refused.
+
+    Each order is validated and written exactly as order_submit does it (the
+    same checks, the same writer, the same rows and timeline event), each in
+    its own savepoint, so one refused order leaves the others. What the batch
+    saves is the per-order overhead around that: the catalog is read once per
+    customer (its term ends co-term its lines), the batch commits once, and the pipeline's doorbell rings once
+    for all of them after commit. Called inside a transaction, the orders
+    commit with the caller's; such a caller draws the numbers beforehand,
+    outside its transaction (`numbers`, from order_writer.order_numbers, one
+    per submission), so that the number sequence's row, which every new order
+    needs, is not held while the batch is written. A number whose submission is
+    refused is left unused (a gap, as a rolled-back order leaves).
+    """
+    if numbers is not None and len(numbers) != len(submissions):
+        raise ValueError("orders_submit needs one number per submission")
+    if numbers is None and not transaction.get_connection().in_atomic_block:
+        numbers = order_numbers(len(submissions))
+    catalogs = _catalogs_by_customer(submissions)
+    results: list[Order | OrderInvalid | DuplicatePoNumber] = []
+    with transaction.atomic():
+        for index, submission in enumerate(submissions):
+            try:
+                new_order = order_validate(
+                    submission.data, catalog=catalogs[submission.customer.pk], customer_id=submission.customer.pk
+                )
+                # Inside this transaction each writer stores the order in a savepoint of its own.
+                number = numbers[index] if numbers is not None else None
+                results.append(_store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False, number=number))
+            except (OrderInvalid, DuplicatePoNumber) as refused:
+                results.append(refused)
+        first = next((result for result in results if isinstance(result, Order)), None)
+        if first is not None:
+            transaction.on_commit(lambda: enqueue_new_order(first.pk))
+    return results
+
+
+def _catalogs_by_customer(submissions: Sequence[Submission]) -> dict[int, dict[str, PricedProduct]]:
+    """Customer id → the catalog of its orders' SKUs with its own subscriptions' term ends (co-terming): one read per customer."""
+    skus_by_customer: dict[int, set[str]] = {}
+    for submission in submissions:
+        skus = skus_by_customer.setdefault(submission.customer.pk, set())
+        skus.update(line["sku"] for line in _line_mappings(submission.data))
+    return {customer_id: priced_products(skus, customer_id=customer_id) for customer_id, skus in skus_by_customer.items()}
+
+
+def _line_mappings(data) -> list[Mapping]:
+    lines = data.get("lines") if isinstance(data, Mapping) else None
+    return [line for line in lines if isinstance(line, Mapping) and isinstance(line.get("sku"), str)] if isinstance(lines, list) else []
 
 
 def _raise_if_po_number_used(*, customer_id: int, po_number: str) -> None:

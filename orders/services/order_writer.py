@@ -8,7 +8,8 @@ Both write the same rows and keep the same promises:
   response to replay for the request's Idempotency-Key commit together, or
   nothing is written (a PO number the customer already used raises
   IntegrityError from the unique constraint);
-- once committed, the order is handed to the pipeline (enqueue_new_order);
+- once committed, the order is handed to the pipeline (enqueue_new_order), unless
+  the caller rings once for many orders (`ring=False`: orders_submit's batch);
   its order.received event is dispatched when the pipeline gathers the order
   (orders.services.pipeline.orders_gather_received), so intake pays no
   message or cache round trip for it.
@@ -35,7 +36,7 @@ from orderdesk.audit import Actor
 from orderdesk.db import fetch_one, statement_atomic
 from orderdesk.models import IdempotencyRecord
 from orderdesk.notifications.models import Event
-from orderdesk.numbering import next_number
+from orderdesk.numbering import next_number, next_numbers
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.notices import order_received_event_row
 from orders.services.queueing import enqueue_new_order
@@ -56,9 +57,9 @@ class ReplayableResponse:
 
 
 class OrmOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
         """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`."""
-        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
+        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, number=number)
         with transaction.atomic():
             order = Order(**rows.order)
             order.save(force_insert=True)
@@ -69,12 +70,13 @@ class OrmOrderWriter:
             Event(**order_received_event_row(order=order, body=None if response is None else response.body)).save(force_insert=True)
             if response is not None and response.record_id is not None:
                 finish_record(response.record_id, status=response.status, body=response.body, headers=response.headers)
-            transaction.on_commit(lambda: enqueue_new_order(order.pk))
+            if ring:
+                transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
 
 
 class PostgresOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable) -> Order:
+    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
         """Store the order (see the module docstring) in one statement; returns it as OrmOrderWriter does.
 
         The rows go to PostgreSQL as they are, not as model instances: building
@@ -82,7 +84,7 @@ class PostgresOrderWriter:
         than the statement that stores them. The order returned is loaded from
         the row (Model.from_db), as a query would load it.
         """
-        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor)
+        rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, number=number)
         order = _loaded(Order, rows.order)
         order.prefetched_lines = new_order.lines
         response = replayable(order) if replayable is not None else None
@@ -102,8 +104,16 @@ class PostgresOrderWriter:
                     None if response is None else response.record_id,
                 ],
             )
-        transaction.on_commit(lambda: enqueue_new_order(order.pk))
+        if ring:
+            transaction.on_commit(lambda: enqueue_new_order(order.pk))
         return order
+
+
+def order_numbers(count: int) -> list[str]:
+    """`count` order numbers drawn at once. Outside a transaction they commit at once: a batch of orders
+    written in one transaction then does not hold the number sequence's row (which every new order
+    needs) while it writes them."""
+    return next_numbers(ORDER_NUMBER_PREFIX, count)
 
 
 def order_writer() -> OrmOrderWriter | PostgresOrderWriter:
@@ -124,8 +134,8 @@ class NewOrderRows:
     event: dict
 
 
-def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: Actor) -> NewOrderRows:
-    """The rows both writers store for a validated new order; its number is drawn here.
+def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: Actor, number: str | None = None) -> NewOrderRows:
+    """The rows both writers store for a validated new order; its number is drawn here unless given (`order_numbers`).
 
     Every concrete column but the primary keys is given (tests/test_order_intake.py
     checks it against the models), so that a column added to a model without a
@@ -133,7 +143,7 @@ def new_order_rows(*, customer: Customer, new_order, source: str, quote, actor: 
     """
     now = timezone.now()
     order = {
-        "number": next_number(ORDER_NUMBER_PREFIX),
+        "number": number or next_number(ORDER_NUMBER_PREFIX),
         "customer_id": customer.pk,
         "po_number": new_order.po_number,
         "status": Order.Status.RECEIVED.value,
