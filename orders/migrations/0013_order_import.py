@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0011_backlog_density_preference'),
+        ('orders', '0012_order_line_coterming'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
