@@ -4,6 +4,7 @@ import socket
 import time
 
 import pytest
+from django.utils import translation
 
 from orderdesk.notifications.models import WebhookEndpoint
 from orderdesk.notifications.safe_http import TargetRefused, safe_post, url_check
@@ -46,7 +47,7 @@ def resolving_to(monkeypatch):
     ["http://127.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/hook", "http://[::1]/hook", "http://localhost/hook"],
 )
 def test_private_loopback_and_link_local_targets_are_refused(private_refused, url):
-    with pytest.raises(TargetRefused, match="not a public address"):
+    with translation.override("en"), pytest.raises(TargetRefused, match="not a public address"):
         url_check(url)
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orderdesk.notifications.events import EVENT_TYPES
 from orderdesk.notifications.models import WebhookDelivery, WebhookEndpoint, new_secret
@@ -44,7 +45,7 @@ class EndpointInvalid(Exception):
 def endpoint_create(*, customer_id: int, url: str, events: list, description: str = "") -> WebhookEndpoint:
     errors = [*_url_errors(url), *_events_errors(events), *_description_errors(description)]
     if WebhookEndpoint.objects.filter(customer_id=customer_id).count() >= settings.WEBHOOK_ENDPOINTS_PER_CUSTOMER:
-        errors.append(FieldProblem(None, "limit", f"You have {settings.WEBHOOK_ENDPOINTS_PER_CUSTOMER} endpoints, the most allowed."))
+        errors.append(FieldProblem(None, "limit", _("You have %(count)d endpoints, the most allowed.") % {"count": settings.WEBHOOK_ENDPOINTS_PER_CUSTOMER}))
     if errors:
         raise EndpointInvalid(errors)
     now = timezone.now()
@@ -109,30 +110,30 @@ def endpoint_problems(*, url=None, events=None, description=None) -> list[FieldP
 
 def _url_errors(url) -> list[FieldProblem]:
     if not isinstance(url, str) or not url.strip():
-        return [FieldProblem("url", "required", "Give the URL that receives the events.")]
+        return [FieldProblem("url", "required", _("Give the URL that receives the events."))]
     if len(url) > URL_MAX_LENGTH:
-        return [FieldProblem("url", "max_length", f"At most {URL_MAX_LENGTH} characters.")]
+        return [FieldProblem("url", "max_length", _("At most %(count)d characters.") % {"count": URL_MAX_LENGTH})]
     try:
         url_check(url)
     except TargetRefused as refused:
-        return [FieldProblem("url", "refused", f"This URL cannot receive events: {refused}.")]
+        return [FieldProblem("url", "refused", _("This URL cannot receive events: %(reason)s.") % {"reason": refused})]
     return []
 
 
 def _events_errors(events) -> list[FieldProblem]:
     if not isinstance(events, list) or not events:
-        return [FieldProblem("events", "required", "Give a list of one or more event types.")]
+        return [FieldProblem("events", "required", _("Give a list of one or more event types."))]
     unknown = [e for e in events if not isinstance(e, str) or e not in EVENT_TYPES]
     if unknown:
         return [
-            FieldProblem("events", "invalid_choice", f"Unknown event types {unknown!r}; known: {', '.join(EVENT_TYPES)}.")
+            FieldProblem("events", "invalid_choice", _("Unknown event types %(unknown)s; known: %(known)s.") % {"unknown": unknown, "known": ", ".join(EVENT_TYPES)})
         ]
     return []
 
 
 def _description_errors(description) -> list[FieldProblem]:
     if not isinstance(description, str):
-        return [FieldProblem("description", "invalid", "The description must be text.")]
+        return [FieldProblem("description", "invalid", _("The description must be text."))]
     if len(description) > DESCRIPTION_MAX_LENGTH:
-        return [FieldProblem("description", "max_length", f"At most {DESCRIPTION_MAX_LENGTH} characters.")]
+        return [FieldProblem("description", "max_length", _("At most %(count)d characters.") % {"count": DESCRIPTION_MAX_LENGTH})]
     return []

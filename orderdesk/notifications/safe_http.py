@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 class TargetRefused(Exception):
@@ -43,28 +44,30 @@ def url_check(url: str, *, resolve: bool = True) -> tuple[str, int, str, list[st
     parts = urlsplit(url)
     allowed = {"https", "http"} if settings.WEBHOOK_ALLOW_HTTP else {"https"}
     if parts.scheme not in allowed:
-        raise TargetRefused(f"the URL must use {' or '.join(sorted(allowed))}")
+        raise TargetRefused(_("the URL must use %(schemes)s") % {"schemes": " / ".join(sorted(allowed))})
     if not parts.hostname:
-        raise TargetRefused("the URL has no host")
+        raise TargetRefused(_("the URL has no host"))
     if parts.username or parts.password:
-        raise TargetRefused("the URL may not carry a user name or password")
+        raise TargetRefused(_("the URL may not carry a user name or password"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise TargetRefused("the URL's port is not a number from 1 to 65535") from None
+        raise TargetRefused(_("the URL's port is not a number from 1 to 65535")) from None
     if not resolve:
         return parts.scheme, port, parts.hostname, []
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise TargetRefused(f"the host {parts.hostname} does not resolve ({error})") from None
+        raise TargetRefused(_("the host %(host)s does not resolve (%(error)s)") % {"host": parts.hostname, "error": error}) from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
         for address in addresses:
             if not address_is_public(address):
-                raise TargetRefused(f"the host {parts.hostname} resolves to {address}, which is not a public address")
+                raise TargetRefused(
+                    _("the host %(host)s resolves to %(address)s, which is not a public address") % {"host": parts.hostname, "address": address}
+                )
     if not addresses:
-        raise TargetRefused(f"the host {parts.hostname} does not resolve")
+        raise TargetRefused(_("the host %(host)s does not resolve") % {"host": parts.hostname})
     return parts.scheme, port, parts.hostname, addresses
 
 
