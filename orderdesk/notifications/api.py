@@ -5,6 +5,7 @@ the answer of create and rotate-secret only.
 """
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -136,7 +137,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
         data = _object(request.data)
         enabled = data.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
-            raise validation_problem([{"field": "enabled", "code": "invalid", "message": "enabled must be true or false."}])
+            raise validation_problem([{"field": "enabled", "code": "invalid", "message": _("enabled must be true or false.")}])
         try:
             endpoint = endpoint_update(
                 endpoint=endpoint, url=data.get("url"), events=data.get("events"), description=data.get("description"), enabled=enabled
@@ -196,5 +197,5 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
 
 def _object(data) -> dict:
     if not isinstance(data, dict):
-        raise validation_problem([{"field": None, "code": "invalid", "message": "The body must be a JSON object."}])
+        raise validation_problem([{"field": None, "code": "invalid", "message": _("The body must be a JSON object.")}])
     return data
