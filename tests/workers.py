@@ -40,7 +40,9 @@ def wait_for(condition, *, timeout: float, interval: float = 0.1, message: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
-def wait_for_status(number: str, status: str, timeout: float = 60):
+# 180 s: on the embedded stack (SQLite, the filesystem broker polling once a second) late in a
+# full suite an order took over 60 s to complete twice (the same tests alone: 47 s for all ten).
+def wait_for_status(number: str, status: str, timeout: float = 180):
     from orders.models import Order
 
     def reached():
