@@ -199,3 +199,11 @@ def test_a_length_counts_the_white_space_around_the_text(api):
     refused = post(api, json.dumps(order_body(po_number=too_long)))
     assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "max_length"
     assert post(api, json.dumps(order_body(po_number=" " + "P" * 63))).json()["po_number"] == "P" * 63
+
+
+def test_notes_the_view_takes_as_null_are_nullable_in_the_schema(api, schema):
+    response = post(api, json.dumps(order_body(notes=None)))
+    assert response.status_code == 201
+    assert response.json()["notes"] == ""
+    request = resolve(schema, submission(schema)["requestBody"]["content"]["application/json"]["schema"])
+    assert request["properties"]["notes"]["nullable"] is True

@@ -50,7 +50,13 @@ class OrderInputSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="Not in the past (Japan time), at most a year ahead."
     )
     notes = serializers.RegexField(
-        MULTI_LINE_PATTERN, required=False, allow_blank=True, max_length=NOTES_MAX_LENGTH, default=""
+        MULTI_LINE_PATTERN,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=NOTES_MAX_LENGTH,
+        default="",
+        help_text="Free text for the order desk; null or absent: no notes.",
     )
 
 
