@@ -89,3 +89,19 @@ def test_notes_keep_line_breaks_and_tabs_but_refuse_text_direction_overrides(api
 
     refused = api.post("/api/v1/orders/", order_body(po_number="PO-N2", notes="見積\u202e書"), format="json")
     assert refused_fields(refused) == [("notes", "invalid_character")]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/licenses/outside-hours/?format=&month=2026-10", "/api/v1/orders/?format="])
+def test_an_empty_format_is_404_naming_the_formats_there_are(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert "json" in response.json()["detail"]
+
+
+def test_a_format_the_operation_has_is_still_chosen(api):
+    response = api.get("/api/v1/licenses/outside-hours/?format=csv&month=2026-10")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")

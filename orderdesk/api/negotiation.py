@@ -7,6 +7,8 @@ each order submission paid. Anything else (a format suffix, `?format=`,
 another media type) gets DRF's full negotiation, 406 included.
 """
 
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 
 _PLAIN_ACCEPTS = frozenset({None, "", "*/*", "application/json"})
@@ -21,4 +23,9 @@ class JsonFirstContentNegotiation(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
         if format_suffix is None and accepts_json_plainly(request.META) and renderers and renderers[0].media_type == "application/json":
             return renderers[0], renderers[0].media_type
+        if format_suffix is None and request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) == "":
+            # DRF ignores an empty ?format= and answers in its first format; the schema lists the formats
+            # there are, so an empty one is as unknown as any other: 404, as DRF answers an unknown format.
+            formats = ", ".join(renderer.format for renderer in renderers)
+            raise NotFound(_("The format is empty; this operation answers in: %(formats)s.") % {"formats": formats})
         return super().select_renderer(request, renderers, format_suffix)
