@@ -429,3 +429,27 @@ def test_an_import_run_goes_through_the_resource_batch_by_batch(catalog, custome
 
     assert batches == [(5, True), (2, False), (2, False), (1, False)]  # the preview, then three batches
     assert record.created_count == 5
+
+
+def test_a_batch_writes_its_orders_without_a_savepoint_each_and_still_refuses_just_the_taken_po(catalog, customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orderdesk.audit import Actor
+    from orders.services.intake import DuplicatePoNumber, Submission, orders_submit
+    from tests.conftest import order_body
+
+    good = [Submission(customer=customer, data=order_body(po_number=f"PO-{n}")) for n in range(10)]
+    with CaptureQueriesContext(connection) as queries:
+        results = orders_submit(submissions=good, actor=Actor.system("test"), source=Order.Source.IMPORT)
+    savepoints = [query for query in queries if query["sql"].upper().startswith("SAVEPOINT")]
+    assert all(isinstance(result, Order) for result in results)
+    assert len(savepoints) <= 2  # the batch's, not one per order
+
+    # Two orders of the same batch under one PO number: the batch is written again one order at a time.
+    twice = [Submission(customer=customer, data=order_body(po_number=po)) for po in ("PO-A", "PO-B", "PO-A", "PO-C")]
+    results = orders_submit(submissions=twice, actor=Actor.system("test"), source=Order.Source.IMPORT)
+
+    assert [type(result) for result in results] == [Order, Order, DuplicatePoNumber, Order]
+    assert results[2].existing == results[0]
+    assert sorted(Order.objects.filter(po_number__in=["PO-A", "PO-B", "PO-C"]).values_list("po_number", flat=True)) == ["PO-A", "PO-B", "PO-C"]
