@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from licensing.models import JAPAN, Customer
 from licensing.pricing import PricingError, coterm, prorated_unit_price, tier_unit_price
-from licensing.selectors import PricedProduct, priced_products
+from licensing.selectors import PricedProduct, priced_products, priced_products_by_customer
 from orderdesk.audit import Actor
 from orderdesk.text import REFUSED_IN_LINE, REFUSED_IN_TEXT
 from orders.models import Order
@@ -226,8 +226,8 @@ def orders_submit(
     Each order is validated and written exactly as order_submit does it (the
     same checks, the same writer, the same rows and timeline event), and one
     refused order leaves the others. What the batch saves is the per-order
-    overhead around that: the catalog is read once per customer (its term ends
-    co-term its lines), the orders are written without a savepoint each (one
+    overhead around that: the catalog is read once for the batch and the
+    customers' subscriptions once (their term ends co-term their lines), the orders are written without a savepoint each (one
     savepoint for the batch; only when a write fails, a PO number taken, is the
     batch taken back and written again one order per savepoint, so that just
     that order is refused), the batch commits once, and the pipeline's doorbell
@@ -275,12 +275,12 @@ def orders_submit(
 
 
 def _catalogs_by_customer(submissions: Sequence[Submission]) -> dict[int, dict[str, PricedProduct]]:
-    """Customer id → the catalog of its orders' SKUs with its own subscriptions' term ends (co-terming): one read per customer."""
+    """Customer id → the catalog of its orders' SKUs with its own subscriptions' term ends (co-terming): two reads for the batch."""
     skus_by_customer: dict[int, set[str]] = {}
     for submission in submissions:
         skus = skus_by_customer.setdefault(submission.customer.pk, set())
         skus.update(line["sku"] for line in _line_mappings(submission.data))
-    return {customer_id: priced_products(skus, customer_id=customer_id) for customer_id, skus in skus_by_customer.items()}
+    return priced_products_by_customer(skus_by_customer)
 
 
 def _line_mappings(data) -> list[Mapping]:
