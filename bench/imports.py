@@ -3,13 +3,14 @@
 1. Import: a generated CSV of --rows rows (two lines per order: --rows/2 orders,
    spread over 500 customers) through the upload's preview (orders.services.imports.import_upload:
    a file over IMPORT_INLINE_PREVIEW_BYTES is previewed by the worker) and the confirm (a real
-   Celery worker on the `imports` queue, solo pool, running import_run: every order through
-   orders.services.intake). Baseline: the same orders and lines (with their
+   Celery worker on the `imports` queue, solo pool, running import_run: django-import-export's
+   OrderLineImportResource, dry run for the preview and a real run per batch, every order through
+   orders.services.intake.orders_submit). Baseline: the same orders and lines (with their
    received events) written with bulk_create in one transaction, nothing
    validated. Goal: preview + confirm within 3 × the baseline's time.
 2. Worker memory: a file of --large-rows rows through the same worker, preview and
    run; its peak resident memory (VmHWM of the worker process). Goal: under 400 MB.
-3. Export: orders filled up to --export-orders (bulk_create, kept between runs),
+3. Export (OrderLineExportResource's rows, streamed): orders filled up to --export-orders (bulk_create, kept between runs),
    then GET /imports/export/?format=csv as a manager through Django's test client:
    time to the first byte, total time and rate, and the process's peak memory
    growth while streaming, for all the orders and for the imported ones alone

@@ -2,8 +2,8 @@
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,25 @@ def priced_products(skus: Iterable[str], *, customer_id: int | None = None) -> d
     if not skus:
         return {}
     return _priced_products_from_rows(fetch_all(_priced_products_sql(len(skus)), [customer_id or 0, *skus]))
+
+
+def priced_products_by_customer(skus_by_customer: Mapping[int, Iterable[str]]) -> dict[int, dict[str, PricedProduct]]:
+    """Customer id → priced_products(its SKUs, customer_id=it), for several customers in two reads
+    (a spreadsheet import's batch: the catalog once for all their SKUs, then their subscriptions'
+    term ends), not one read per customer."""
+    catalog = priced_products({sku for skus in skus_by_customer.values() for sku in skus})
+    term_ends = dict(
+        ((customer_id, product_id), term_end)
+        for customer_id, product_id, term_end in Subscription.objects.filter(
+            customer_id__in=list(skus_by_customer), product_id__in=[product.id for product in catalog.values()]
+        ).values_list("customer_id", "product_id", "term_end")
+    ) if catalog else {}  # fmt: skip
+    return {
+        customer_id: {
+            sku: replace(catalog[sku], term_end=term_ends.get((customer_id, catalog[sku].id))) for sku in set(skus) if sku in catalog
+        }
+        for customer_id, skus in skus_by_customer.items()
+    }
 
 
 @functools.cache

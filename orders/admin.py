@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin
+from import_export.formats import base_formats
+from import_export.forms import ExportForm
 
 from orders import exports
+from orders.resources import OrderLineExportResource
 from orders.models import Order, OrderEvent, OrderImport, OrderLine
 
 
@@ -27,8 +31,16 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    """Read-only here: orders change state only through the services (backlog pages, pipeline)."""
+class OrderAdmin(ExportMixin, admin.ModelAdmin):
+    """Read-only here: orders change state only through the services (backlog pages, pipeline).
+
+    Export (django-import-export's ExportMixin: the change list's "Export" button, the
+    orders as filtered there) and the two actions (the selected orders) write
+    OrderLineExportResource's rows through orders.exports: formula-safe cells by our rule,
+    CSV streamed. No import here (no ImportMixin): the admin's import runs the whole file
+    in the request with no limit checked before the file is opened, so imports go through
+    /imports/ (preview, then the `imports` queue's worker) or `manage.py import_orders`.
+    """
 
     list_display = ["number", "customer", "po_number", "status", "total", "source", "created_at"]
     list_filter = ["status", "source", "created_at"]
@@ -37,9 +49,18 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderEventInline]
     actions = ["export_csv", "export_xlsx"]
+    resource_classes = [OrderLineExportResource]
+    export_form_class = ExportForm  # the columns are the Resource's, fixed (the import template's first)
 
-    # The same export as /imports/ (formula-safe cells, CSV streamed), not django-import-export's, whose
-    # escaping covers only part of what a spreadsheet reads as a formula.
+    def get_export_formats(self):
+        return [base_formats.CSV, base_formats.XLSX]
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        # Not import-export's own file writing, which holds every row of the export in one
+        # Dataset and escapes only part of what a spreadsheet reads as a formula: the same
+        # Resource's rows, streamed and neutralised as /imports/ writes them.
+        return exports.export_response(queryset, prefix="orders", file_format=file_format.get_extension())
+
     @admin.action(description=_("Export the selected orders as CSV"))
     def export_csv(self, request, queryset):
         return exports.export_response(queryset, prefix="orders", file_format="csv")

@@ -1,17 +1,20 @@
 """Orders out to a spreadsheet: the backlog as filtered, or orders by date range and status, as CSV or XLSX.
 
-One row per order line (oldest order first), in the import template's columns first (so an export
-can be edited and imported again), then the order's number, status and yen
-amounts. Yen as integers, dates and times in Japan time. Every text cell goes
-through orders.spreadsheets.neutralise (formula injection: a customer's PO
+The columns are orders.resources.OrderLineExportResource's (django-import-export):
+one row per order line (oldest order first), the import template's columns first
+(so an export can be edited and imported again), then the order's number, status
+and yen amounts. Yen as integers, dates and times in Japan time. The Resource
+neutralises every text cell by our own rule (formula injection: a customer's PO
 number or notes reach the sheet of whoever opens the export).
 
-CSV streams: the orders are read a page of ids at a time and their rows written as
-they come, so memory stays flat and the first byte leaves at once, however
-many orders. UTF-8 with a BOM by default (Excel then opens it as Japanese),
-cp932 as an option (characters cp932 lacks become "?"). XLSX is written by
-openpyxl's write-only workbook to a temporary file (its memory is flat too)
-and sent when complete.
+The rows are not collected into one tablib Dataset (Resource.export would hold
+every row of 100,000 orders in memory and send nothing until the last): the lines
+are read a page of orders at a time and each goes through the Resource's
+export_resource as it comes, so memory stays flat and the first byte leaves at
+once, however many orders. CSV streams, UTF-8 with a BOM by default (Excel then
+opens it as Japanese), cp932 as an option (characters cp932 lacks become "?").
+XLSX is written by openpyxl's write-only workbook to a temporary file (its memory
+is flat too) and sent when complete.
 """
 
 import csv
@@ -25,27 +28,10 @@ from django.utils.translation import gettext as _
 
 from licensing.models import JAPAN
 from orders.models import Order, OrderLine
+from orders.resources import OrderLineExportResource
 from orders.spreadsheets import neutralise  # noqa: F401 — also the views' for other tables
 
 CHUNK_ORDERS = 1000
-
-EXPORT_HEADERS = {
-    "ja": ["顧客コード", "注文書番号", "品番", "数量", "希望開始日", "備考", "注文番号", "顧客名", "状態", "受付経路", "受付日時",
-           "行", "品名", "単価", "金額", "小計", "消費税", "合計"],
-    "en": ["customer", "po_number", "sku", "quantity", "requested_start", "notes", "order_number", "customer_name", "status",
-           "source", "received_at", "line", "product_name", "unit_price", "amount", "subtotal", "tax", "total"],
-}  # fmt: skip
-
-_FIELDS = [
-    "order__customer__code", "order__po_number", "sku", "quantity", "order__requested_start", "order__notes",
-    "order__number", "order__customer__name", "order__status", "order__source", "order__created_at",
-    "position", "product_name", "unit_price", "amount", "order__subtotal", "order__tax", "order__total",
-]  # fmt: skip
-
-
-# customer code, PO number, SKU, notes, order number, customer name, product name
-_TEXT_COLUMNS = (0, 1, 2, 5, 6, 7, 12)
-
 
 def orders_for_export(*, statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> QuerySet[Order]:
     """Orders received in [since, until] (Japan dates, both included) with one of `statuses` (all when empty)."""
@@ -60,24 +46,15 @@ def orders_for_export(*, statuses: Iterable[str] = (), since: date | None = None
 
 
 def export_rows(orders: QuerySet[Order], *, language: str) -> Iterator[list]:
-    """The header, then one row per line of the orders (oldest order first), every value spreadsheet-safe."""
-    language = "ja" if language.startswith("ja") else "en"
-    yield EXPORT_HEADERS[language]
-    statuses = {value: str(label) for value, label in Order.Status.choices}
-    sources = {value: str(label) for value, label in Order.Source.choices}
-    for values in _line_values(orders):
-        row = list(values)
-        row[4] = row[4].isoformat() if row[4] else ""
-        row[8] = statuses.get(row[8], row[8])
-        row[9] = sources.get(row[9], row[9])
-        row[10] = row[10].astimezone(JAPAN).strftime("%Y-%m-%d %H:%M:%S")
-        for index in _TEXT_COLUMNS:  # what people typed or the catalog holds; the rest are numbers, dates and our own labels
-            row[index] = neutralise(row[index])
-        yield row
+    """The header, then one row per line of the orders (oldest order first), as the export Resource writes them."""
+    resource = OrderLineExportResource(language=language)
+    yield resource.get_export_headers()
+    for line in _lines(orders):
+        yield resource.export_resource(line)
 
 
-def _line_values(orders: QuerySet[Order]) -> Iterator[tuple]:
-    """The lines of the orders, oldest order (by id) first, read CHUNK_ORDERS orders at a time.
+def _lines(orders: QuerySet[Order]) -> Iterator[OrderLine]:
+    """The lines of the orders with their order and customer, oldest order (by id) first, read CHUNK_ORDERS orders at a time.
 
     Keyset pages over the orders' primary key: each page is one short indexed
     query for the ids and one for their lines, so the first rows come at once
@@ -90,7 +67,7 @@ def _line_values(orders: QuerySet[Order]) -> Iterator[tuple]:
         page = list(ids.filter(pk__gt=last)[:CHUNK_ORDERS])
         if not page:
             return
-        yield from OrderLine.objects.filter(order_id__in=page).order_by("order_id", "position").values_list(*_FIELDS)
+        yield from OrderLine.objects.filter(order_id__in=page).select_related("order__customer").order_by("order_id", "position")
         last = page[-1]
 
 

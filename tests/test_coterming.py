@@ -112,3 +112,21 @@ def test_months_remaining_by_the_calendar():
     assert months_remaining(start=date(2026, 12, 31), term_end=date(2027, 2, 27)) == 2
     assert coterm(start=date(2027, 4, 1), term_end=term_end, term_months=12) is None
     assert not coterm(start=date(2026, 4, 1), term_end=term_end, term_months=12).is_prorated
+
+
+def test_a_batch_co_terms_each_customers_lines_with_its_own_subscription(customer, other_customer, catalog):
+    from orderdesk.audit import Actor
+    from orders.services.intake import Submission, orders_submit
+
+    term_end = add_months(japan_today(), 6) - timedelta(days=1)
+    running_subscription(customer, catalog["SRA-1Y"], term_end=term_end)
+    body = {"po_number": "PO-BATCH", "lines": [{"sku": "SRA-1Y", "quantity": 10}, {"sku": "RDA-1Y", "quantity": 5}]}
+
+    mine, theirs = orders_submit(
+        submissions=[Submission(customer=customer, data=body), Submission(customer=other_customer, data=body)],
+        actor=Actor.system("test"), source=Order.Source.IMPORT,
+    )  # fmt: skip
+
+    assert [(line.sku, line.coterm_until) for line in mine.lines.order_by("position")] == [("SRA-1Y", term_end), ("RDA-1Y", None)]
+    assert mine.lines.get(sku="SRA-1Y").unit_price < theirs.lines.get(sku="SRA-1Y").unit_price
+    assert [line.coterm_until for line in theirs.lines.all()] == [None, None]

@@ -206,3 +206,42 @@ def test_export_reads_page_after_page_and_leaves_no_order_out(desk, catalog, mon
     rows = csv_rows(desk.get("/imports/export/", {"format": "csv"}))
 
     assert [(row[1], row[2]) for row in rows[1:]] == [(f"PO-{n}", sku) for n in range(5) for sku in ("SRA-1Y", "RDA-1Y")]
+
+
+def test_the_admins_export_button_writes_the_resources_rows_as_filtered(client, injected_orders):
+    from django.contrib.auth.models import User
+    from django.urls import NoReverseMatch, reverse
+
+    from orders.resources import OrderLineExportResource
+
+    client.force_login(User.objects.create_superuser("root", "root@example.jp", None))
+    Order.objects.filter(po_number__startswith="=").update(status=Order.Status.CANCELLED)
+    page = client.get("/admin/orders/order/")
+    assert "/admin/orders/order/export/" in page.content.decode()
+
+    response = client.post("/admin/orders/order/export/?status__exact=received", {"format": "1", "resource": "0"})
+
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(body(response))).active
+    assert [cell.value for cell in sheet[1]] == OrderLineExportResource(language="ja").get_export_headers()
+    po_numbers = [sheet.cell(row=row, column=2).value for row in range(2, sheet.max_row + 1)]
+    received = Order.objects.filter(status=Order.Status.RECEIVED)
+    assert 0 < received.count() < len(PAYLOADS)
+    assert sorted(po_numbers) == sorted("'" + order.po_number for order in received for _line in order.lines.all())
+    with pytest.raises(NoReverseMatch):  # no import in the admin: imports go through /imports/
+        reverse("admin:orders_order_import")
+
+
+def test_an_export_imports_again_as_already_imported(desk, catalog, customer):
+    from orders.services.imports import import_preview, import_run, import_start
+    from tests.import_support import csv_bytes
+
+    importer = make_staff("sato", "order_desk")
+    record, _preview = import_start(user=importer, content=csv_bytes([["OWNER", "PO-1", "SRA-1Y", 3, "", "=1+1"], ["OWNER", "PO-1", "RDA-1Y", 2, "", ""]]),
+                                    file_name="orders.csv")  # fmt: skip
+    import_run(import_id=record.pk)
+
+    exported = body(desk.get("/imports/export/", {"format": "csv"}))
+    preview = import_preview(content=exported, file_name="export.csv")
+
+    assert [row.outcome for row in preview.rows] == ["skipped", "skipped"]

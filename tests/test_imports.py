@@ -361,3 +361,95 @@ def test_an_import_batch_draws_its_order_numbers_before_its_transaction(catalog,
     assert draws == [outside]  # one draw for the batch's three orders, outside the batch's transaction
     assert len(writes) == 3 and min(writes) > outside
     assert Order.objects.filter(source="import").count() == 3
+
+
+# --- django-import-export runs it ---------------------------------------------------------
+
+
+def test_the_preview_is_the_resources_dry_run_and_writes_nothing(catalog, customer, importer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.resources import OrderLineImportResource
+    from orders.services.imports import read_dataset
+
+    run_file(importer, csv_bytes([["OWNER", "PO-OLD", "SRA-1Y", 1, "", ""]]))
+    dataset = read_dataset(
+        csv_bytes([["OWNER", "PO-1", "SRA-1Y", 10, "", ""], ["OWNER", "PO-1", "RDA-1Y", 2, "", ""],
+                   ["OWNER", "PO-OLD", "SRA-1Y", 1, "", ""], ["OWNER", "PO-2", "SRA-1Y", "ten", "", ""]]),
+        file_name="orders.csv",
+    )  # fmt: skip
+    orders_before = Order.objects.count()
+
+    with CaptureQueriesContext(connection) as queries:
+        result = OrderLineImportResource().import_data(dataset, dry_run=True)
+
+    writes = [query["sql"] for query in queries if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert writes == [] and Order.objects.count() == orders_before
+    assert (result.totals["new"], result.totals["skip"], result.totals["invalid"]) == (2, 1, 1)
+    [invalid] = result.invalid_rows
+    assert invalid.number == 5 and "ten" in invalid.error_dict["quantity"][0]
+
+
+def test_a_real_run_of_the_resource_creates_the_orders_through_intake(catalog, customer, importer):
+    from orderdesk.audit import Actor
+    from orders.resources import OrderLineImportResource
+    from orders.services.imports import read_dataset
+
+    dataset = read_dataset(
+        csv_bytes([["OWNER", "PO-1", "SRA-1Y", 10, "", ""], ["OWNER", "PO-1", "RDA-1Y", 2, "", ""], ["OWNER", "PO-2", "NOPE", 1, "", ""]]),
+        file_name="orders.csv",
+    )
+    resource = OrderLineImportResource(actor=Actor.staff(importer))
+
+    result = resource.import_data(dataset, dry_run=False, use_transactions=False)
+
+    order = Order.objects.get(customer=customer, po_number="PO-1")
+    assert (order.source, order.lines.count()) == (Order.Source.IMPORT, 2)
+    assert OrderEvent.objects.get(order=order, action="received").actor == importer
+    assert (result.totals["new"], result.totals["invalid"]) == (2, 1)
+    assert [row.object_repr for row in result.rows[:2]] == [order.number, order.number]
+    assert not Order.objects.filter(po_number="PO-2").exists()
+
+
+def test_an_import_run_goes_through_the_resource_batch_by_batch(catalog, customer, importer, settings, monkeypatch):
+    from orders.resources import OrderLineImportResource
+
+    settings.IMPORT_BATCH_ORDERS = 2
+    batches = []
+    real = OrderLineImportResource.import_data
+
+    def counted(self, dataset, **kwargs):
+        batches.append((len(dataset), kwargs["dry_run"]))
+        return real(self, dataset, **kwargs)
+
+    monkeypatch.setattr(OrderLineImportResource, "import_data", counted)
+
+    record = run_file(importer, csv_bytes([["OWNER", f"PO-{n}", "SRA-1Y", 1, "", ""] for n in range(5)]))
+
+    assert batches == [(5, True), (2, False), (2, False), (1, False)]  # the preview, then three batches
+    assert record.created_count == 5
+
+
+def test_a_batch_writes_its_orders_without_a_savepoint_each_and_still_refuses_just_the_taken_po(catalog, customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orderdesk.audit import Actor
+    from orders.services.intake import DuplicatePoNumber, Submission, orders_submit
+    from tests.conftest import order_body
+
+    good = [Submission(customer=customer, data=order_body(po_number=f"PO-{n}")) for n in range(10)]
+    with CaptureQueriesContext(connection) as queries:
+        results = orders_submit(submissions=good, actor=Actor.system("test"), source=Order.Source.IMPORT)
+    savepoints = [query for query in queries if query["sql"].upper().startswith("SAVEPOINT")]
+    assert all(isinstance(result, Order) for result in results)
+    assert len(savepoints) <= 2  # the batch's, not one per order
+
+    # Two orders of the same batch under one PO number: the batch is written again one order at a time.
+    twice = [Submission(customer=customer, data=order_body(po_number=po)) for po in ("PO-A", "PO-B", "PO-A", "PO-C")]
+    results = orders_submit(submissions=twice, actor=Actor.system("test"), source=Order.Source.IMPORT)
+
+    assert [type(result) for result in results] == [Order, Order, DuplicatePoNumber, Order]
+    assert results[2].existing == results[0]
+    assert sorted(Order.objects.filter(po_number__in=["PO-A", "PO-B", "PO-C"]).values_list("po_number", flat=True)) == ["PO-A", "PO-B", "PO-C"]

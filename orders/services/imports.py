@@ -6,6 +6,13 @@
     import_confirm(order_import)               → queued; the `imports` queue's task runs it
     import_run(import_id, max_seconds)         → creates the next orders; True once the file is done
 
+django-import-export runs both: the file is read into a tablib Dataset
+(read_dataset) and handed to orders.resources.OrderLineImportResource, whose
+`import_data(dry_run=True)` is the preview and `import_data(dry_run=False)` the
+run of one batch. The Resource's fields read each row's cells; the functions
+here decide what needs the whole order (its hooks call them): group_lines,
+check_groups, submit_groups (orders_submit) and settle_result.
+
 One row per order line; the rows with the same customer code and PO number
 form one order. An order is identified by its customer and PO number: a row
 group whose order exists already (from an earlier import) is skipped, so
@@ -24,15 +31,20 @@ from creating an order twice in any case.
 import hashlib
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
+import tablib
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from import_export.results import InvalidRow
+from import_export.results import RowResult as ResourceRowResult
 
 from licensing.models import Customer, Product
 from licensing.selectors import priced_products
@@ -40,7 +52,7 @@ from orderdesk.audit import Actor
 from orders.models import Order, OrderImport
 from orders.services.intake import DuplicatePoNumber, FieldError, OrderInvalid, Submission, order_validate, orders_submit
 from orders.services.order_writer import order_numbers
-from orders.spreadsheets import SpreadsheetRefused, Table, read_table
+from orders.spreadsheets import SpreadsheetRefused, read_table
 
 # The columns, each with the headers that name it (Japanese, English; matched ignoring case, spaces and underscores).
 COLUMNS = {
@@ -73,13 +85,32 @@ class Outcome:
 
 
 @dataclass
-class RowResult:
+class ImportedLine:
+    """One row of the file: the Resource's instance. Its fields fill in the cleaned cells."""
+
     row: int  # as the spreadsheet numbers it (the header is row 1)
-    values: dict[str, str]
+    values: dict[str, str]  # the cells as read (for the preview and the failed rows' CSV)
     outcome: str = Outcome.NEW
     column: str | None = None
     message: str = ""
     order_number: str = ""
+    # Set by OrderLineImportResource's fields when the cell is readable.
+    customer: str = ""
+    po_number: str = ""
+    sku: str = ""
+    quantity: int = 0
+    requested_start: date | None = None
+    notes: str = ""
+    row_result: ResourceRowResult | None = None  # django-import-export's result for the row
+
+    def fail(self, column: str | None, message: str) -> None:
+        if self.outcome != Outcome.ERROR:
+            self.outcome, self.column, self.message = Outcome.ERROR, column, message
+        else:
+            self.message = f"{self.message} {message}"
+
+    def __str__(self) -> str:
+        return f"row {self.row}"
 
     def as_dict(self) -> dict:
         return {
@@ -94,19 +125,21 @@ class OrderGroup:
 
     customer_code: str
     po_number: str
-    rows: list[RowResult] = field(default_factory=list)
+    rows: list[ImportedLine] = field(default_factory=list)
     customer: Customer | None = None
     data: dict | None = None  # the order in the API body's shape, once its rows are readable
+    created: bool = False
 
     @property
     def failed(self) -> bool:
         return any(row.outcome == Outcome.ERROR for row in self.rows)
 
-    def fail(self, row: RowResult, column: str | None, message: str) -> None:
-        if row.outcome != Outcome.ERROR:
-            row.outcome, row.column, row.message = Outcome.ERROR, column, message
-        else:
-            row.message = f"{row.message} {message}"
+    @property
+    def is_new(self) -> bool:
+        return not self.failed and self.rows[0].outcome == Outcome.NEW
+
+    def fail(self, row: ImportedLine, column: str | None, message: str) -> None:
+        row.fail(column, message)
 
     def fail_rest(self) -> None:
         """The order is not imported: say so on each of its rows that has no error of its own."""
@@ -125,14 +158,14 @@ class OrderGroup:
 @dataclass
 class ImportPreview:
     groups: list[OrderGroup]
-    rows: list[RowResult]
+    rows: list[ImportedLine]
 
     def count(self, outcome: str) -> int:
         return sum(1 for row in self.rows if row.outcome == outcome)
 
     @property
     def new_orders(self) -> int:
-        return sum(1 for group in self.groups if not group.failed and group.rows[0].outcome == Outcome.NEW)
+        return sum(1 for group in self.groups if group.is_new)
 
     @property
     def skipped_orders(self) -> int:
@@ -165,19 +198,30 @@ class ImportRefused(Exception):
         super().__init__(message)
 
 
-# --- Preview ---------------------------------------------------------------------------
+# --- The file into a Dataset ------------------------------------------------------------
 
 
-def import_preview(*, content: bytes, file_name: str, sheet: str | None = None) -> ImportPreview:
-    """Every row of the file with its outcome (new order, already imported, or an error naming row and column). Writes nothing."""
+def read_dataset(content: bytes, *, file_name: str, sheet: str | None = None) -> tablib.Dataset:
+    """The file as a tablib Dataset for the Resource: a `row` column (the row's number in the
+    spreadsheet), then the file's columns named by the Resource's field names. ImportRefused
+    when the file cannot be read or lacks a required column.
+
+    The file is read by orders.spreadsheets.read_table, not by django-import-export's
+    formats (base_formats.CSV/XLSX): those open an XLSX with nothing checked first (a zip
+    bomb is expanded before any limit applies), read only its active sheet, decode only
+    one given encoding (no cp932 fallback for Japanese Excel's CSV), and drop blank lines
+    without keeping the spreadsheet's row numbers, which every error message names.
+    """
     try:
         table = read_table(content, file_name=file_name, sheet=sheet)
     except SpreadsheetRefused as error:
         raise ImportRefused(error.message) from None
-    groups = _groups(table)
-    _check_groups(groups)
-    rows = sorted((row for group in groups for row in group.rows), key=lambda row: row.row)
-    return ImportPreview(groups=groups, rows=rows)
+    index = _header_index(table.header)
+    columns = list(index.items())
+    dataset = tablib.Dataset(headers=["row", *(column for column, _position in columns)])
+    for number, cells in table.rows:
+        dataset.append([number, *(cells[position] if position < len(cells) else "" for _column, position in columns)])
+    return dataset
 
 
 def _header_index(header: list[str]) -> dict[str, int]:
@@ -200,30 +244,59 @@ def _header_index(header: list[str]) -> dict[str, int]:
     return index
 
 
-def _groups(table: Table) -> list[OrderGroup]:
-    index = _header_index(table.header)
+def _resource(**kwargs):
+    from orders.resources import OrderLineImportResource  # noqa: PLC0415 — the Resource calls back into this module
+
+    return OrderLineImportResource(**kwargs)
+
+
+def run_resource(resource, dataset: tablib.Dataset, *, dry_run: bool):
+    """The Resource's import_data; a fault of ours (not the file's) raised, not kept as a row's error."""
+    # A dry run in a transaction import-export rolls back: the preview cannot write. A real run
+    # uses none of import-export's: its batch's orders commit in `within`'s transaction, whose
+    # order numbers are drawn before it (see import_run).
+    result = resource.import_data(dataset, dry_run=dry_run, use_transactions=dry_run)
+    if result.base_errors:
+        raise result.base_errors[0].error
+    for _number, errors in result.row_errors():
+        raise errors[0].error
+    return result
+
+
+# --- Preview ---------------------------------------------------------------------------
+
+
+def import_preview(*, content: bytes, file_name: str, sheet: str | None = None) -> ImportPreview:
+    """Every row of the file with its outcome (new order, already imported, or an error naming row and column). Writes nothing."""
+    resource = _resource()
+    run_resource(resource, read_dataset(content, file_name=file_name, sheet=sheet), dry_run=True)
+    return ImportPreview(groups=resource.groups, rows=resource.lines)
+
+
+# --- What the Resource's hooks call --------------------------------------------------------
+
+
+def group_lines(lines: Iterable[ImportedLine]) -> list[OrderGroup]:
+    """The lines by order (customer code and PO number as written), in the order the file first names them."""
     groups: dict[tuple[str, str], OrderGroup] = {}
-    for number, cells in table.rows:
-        values = {column: (cells[position] if position < len(cells) else "") for column, position in index.items()}
-        row = RowResult(row=number, values=values)
-        key = (values["customer"], values["po_number"])
+    for line in lines:
+        key = (line.values.get("customer", ""), line.values.get("po_number", ""))
         group = groups.get(key)
         if group is None:
             group = groups[key] = OrderGroup(customer_code=key[0], po_number=key[1])
-        group.rows.append(row)
+        group.rows.append(line)
     return list(groups.values())
 
 
-def _check_groups(groups: list[OrderGroup], *, validate: bool = True) -> None:
+def check_groups(groups: list[OrderGroup], *, validate: bool = True) -> None:
     """Fill in each group's outcome: its rows' errors, skipped (imported before), or new with its `data`."""
     customers = {customer.code: customer for customer in Customer.objects.filter(code__in={group.customer_code for group in groups})}
-    skus = {row.values["sku"] for group in groups for row in group.rows}
+    skus = {row.sku for group in groups for row in group.rows if row.sku}
     catalog = priced_products(skus) if validate else {}
     inactive = set(Product.objects.filter(sku__in=skus, is_active=False).values_list("sku", flat=True))
     existing = _existing_orders(groups, customers)
-    labels = column_labels()
     for group in groups:
-        _read_group(group, customers, inactive, labels)
+        _read_group(group, customers, inactive)
         if group.failed:
             group.fail_rest()
             continue
@@ -262,68 +335,35 @@ def _existing_order(group: OrderGroup, number: str, source: str) -> None:
     group.fail_rest()
 
 
-_QUANTITY = re.compile(r"[0-9]+")
-_DATE = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})")
-
-
-def _read_group(group: OrderGroup, customers: dict, inactive: set, labels: dict) -> None:
-    """Check each row's cells and build the group's order, in the API body's shape."""
+def _read_group(group: OrderGroup, customers: dict, inactive: set) -> None:
+    """What the rows' cells alone cannot say (the Resource's fields checked those): the customer,
+    SKUs no longer sold, one requested start per order; then the order in the API body's shape."""
     first = group.rows[0]
-    if not group.customer_code:
-        group.fail(first, "customer", _("%(column)s is empty.") % {"column": labels["customer"]})
-    else:
+    if group.customer_code:
         customer = customers.get(group.customer_code)
         if customer is None:
             group.fail(first, "customer", _("There is no customer with the code %(code)s.") % {"code": group.customer_code})
         elif not customer.is_active:
             group.fail(first, "customer", _("Customer %(code)s is inactive.") % {"code": group.customer_code})
         group.customer = customer
-    if not group.po_number:
-        group.fail(first, "po_number", _("%(column)s is empty.") % {"column": labels["po_number"]})
-    lines = []
     requested_start, notes = None, ""
     for row in group.rows:
-        sku = row.values["sku"]
-        if not sku:
-            group.fail(row, "sku", _("%(column)s is empty.") % {"column": labels["sku"]})
-        elif sku in inactive:
-            group.fail(row, "sku", _("Product %(sku)s is no longer sold.") % {"sku": sku})
-        text = row.values["quantity"].replace(",", "")
-        if not _QUANTITY.fullmatch(text) or int(text) < 1:
-            group.fail(row, "quantity", _("The quantity must be a whole number of at least 1; this is “%(value)s”.") % {"value": row.values["quantity"]})
-            quantity = 0
-        else:
-            quantity = int(text)
-        lines.append({"sku": sku, "quantity": quantity})
-        start = row.values.get("requested_start", "")
-        if start:
-            day = _date(start)
-            if day is None:
-                group.fail(row, "requested_start", _("“%(value)s” is not a date; write it as YYYY-MM-DD or YYYY/MM/DD.") % {"value": start})
-            elif requested_start is not None and day != requested_start:
+        if row.sku in inactive:
+            group.fail(row, "sku", _("Product %(sku)s is no longer sold.") % {"sku": row.sku})
+        if row.requested_start is not None:
+            if requested_start is not None and row.requested_start != requested_start:
                 group.fail(row, "requested_start", _("The requested start differs from the order's other rows (%(day)s).") % {"day": requested_start.isoformat()})
             else:
-                requested_start = day
-        note = row.values.get("notes", "")
-        if note and note not in notes:
-            notes = f"{notes}\n{note}" if notes else note
+                requested_start = row.requested_start
+        if row.notes and row.notes not in notes:
+            notes = f"{notes}\n{row.notes}" if notes else row.notes
     if not group.failed:
         group.data = {
             "po_number": group.po_number,
-            "lines": lines,
+            "lines": [{"sku": row.sku, "quantity": row.quantity} for row in group.rows],
             "requested_start": requested_start.isoformat() if requested_start else None,
             "notes": notes,
         }
-
-
-def _date(text: str) -> date | None:
-    match = _DATE.fullmatch(text.split(" ")[0].split("T")[0])
-    if match is None:
-        return None
-    try:
-        return date(*(int(part) for part in match.groups()))
-    except ValueError:
-        return None
 
 
 _LINE_FIELD = re.compile(r"lines\[([0-9]+)\]\.(sku|quantity)")
@@ -344,6 +384,49 @@ def _fail_from_field_errors(group: OrderGroup, errors: list[FieldError]) -> None
         elif error.code == "duplicate":
             message = _("SKU %(sku)s is on another row of the same order; each SKU may appear once per order.") % {"sku": row.values["sku"]}
         group.fail(row, column, message)
+
+
+def submit_groups(groups: list[OrderGroup], *, actor: Actor, within: Callable) -> None:
+    """Store the new orders through orders_submit, inside `within(groups)` (a context manager: the
+    import record's locked transaction). Their order numbers are drawn first, outside it: the number
+    sequence's row, which every new order needs, is then not held while the batch is written."""
+    new = [group for group in groups if group.is_new]
+    numbers = order_numbers(len(new)) if new else []
+    with within(groups):
+        results = orders_submit(
+            submissions=[Submission(customer=group.customer, data=group.data) for group in new], actor=actor,
+            source=Order.Source.IMPORT, numbers=numbers,
+        )  # fmt: skip
+        for group, result in zip(new, results, strict=True):
+            if isinstance(result, Order):
+                group.created = True
+                for row in group.rows:
+                    row.order_number = result.number
+            elif isinstance(result, DuplicatePoNumber):  # placed meanwhile
+                _existing_order(group, result.existing.number, result.existing.source)
+            else:
+                _fail_from_field_errors(group, result.errors)
+                group.fail_rest()
+
+
+def settle_result(result, lines: list[ImportedLine]) -> None:
+    """django-import-export's Result told what each row came to: new, skipped (already imported),
+    or invalid with its error under its column; its totals and invalid rows counted again."""
+    for import_type in result.totals:
+        result.totals[import_type] = 0
+    result.invalid_rows = []
+    for line in lines:
+        row_result = line.row_result
+        if line.outcome == Outcome.ERROR:
+            row_result.import_type = ResourceRowResult.IMPORT_TYPE_INVALID
+            row_result.validation_error = ValidationError({line.column or NON_FIELD_ERRORS: [line.message]})
+            result.invalid_rows.append(InvalidRow(number=line.row, validation_error=row_result.validation_error, values=tuple(line.values.values())))
+        elif line.outcome == Outcome.SKIPPED:
+            row_result.import_type, row_result.validation_error = ResourceRowResult.IMPORT_TYPE_SKIP, None
+        else:
+            row_result.import_type, row_result.validation_error = ResourceRowResult.IMPORT_TYPE_NEW, None
+        row_result.object_repr = line.order_number or str(line)
+        result.increment_row_result_total(row_result)
 
 
 # --- The record and its run -----------------------------------------------------------
@@ -427,11 +510,12 @@ def import_confirm(*, order_import: OrderImport) -> bool:
 
 
 def import_run(*, import_id: int, max_seconds: float | None = None) -> bool:
-    """Create the import's next orders through order_submit until the file is done (True) or `max_seconds` pass (False).
+    """Create the import's next orders through the Resource until the file is done (True) or `max_seconds` pass (False).
 
-    Each batch of IMPORT_BATCH_ORDERS orders commits with the record's progress,
-    under the record's row lock, so two runs of the same import (a redelivered
-    message and a person confirming again) take turns and never repeat a batch.
+    Each batch of IMPORT_BATCH_ORDERS orders is one `import_data` of the Resource over the
+    batch's rows; its orders commit with the record's progress, under the record's row lock,
+    so two runs of the same import (a redelivered message and a person confirming again) take
+    turns and never repeat a batch.
     """
     started = time.monotonic()
     record = OrderImport.objects.select_related("created_by").get(pk=import_id)
@@ -442,69 +526,70 @@ def import_run(*, import_id: int, max_seconds: float | None = None) -> bool:
     with record.file.open("rb") as stored:
         content = stored.read()
     try:
-        table = read_table(content, file_name=record.file_name, sheet=record.sheet or None)
-        groups = _groups(table)
-    except (SpreadsheetRefused, ImportRefused) as error:
+        dataset = read_dataset(content, file_name=record.file_name, sheet=record.sheet or None)
+    except ImportRefused as error:
         OrderImport.objects.filter(pk=import_id).update(status=OrderImport.Status.FAILED, error=error.message, finished_at=timezone.now())
         return True
+    del content
     actor = Actor.staff(record.created_by) if record.created_by else Actor.system(COMMAND_ACTOR)
+    orders = _rows_by_order(dataset)
     batch_size = settings.IMPORT_BATCH_ORDERS
     while True:
-        # The batch is checked and its order numbers drawn before the transaction: the
-        # transaction then holds the record's row alone (not the number sequence's, which
-        # every new order from the API needs) while the batch is written.
         start = OrderImport.objects.filter(pk=import_id).values_list("next_group", flat=True).get()
-        batch = groups[start : start + batch_size]
-        if batch:
-            _check_groups(batch, validate=False)  # orders_submit validates each order itself
-            numbers = order_numbers(sum(1 for group in batch if _is_new(group)))
-        with transaction.atomic():
-            record = OrderImport.objects.select_for_update().get(pk=import_id)
-            if record.next_group != start:
-                continue  # another run of this import moved on meanwhile (its numbers are left unused)
-            if not batch:
-                record.status, record.finished_at = OrderImport.Status.DONE, timezone.now()
-                record.save(update_fields=["status", "finished_at"])
-                return True
-            _run_batch(record, batch, actor, numbers)
-            record.next_group = start + len(batch)
-            record.save(update_fields=["next_group", "rows_done", "created_count", "skipped_count", "failed_count", "failed_rows"])
+        batch = orders[start : start + batch_size]
+        if not batch:
+            with transaction.atomic():
+                record = OrderImport.objects.select_for_update().get(pk=import_id)
+                if record.next_group == start:
+                    record.status, record.finished_at = OrderImport.Status.DONE, timezone.now()
+                    record.save(update_fields=["status", "finished_at"])
+                    return True
+            continue
+        rows = sorted(index for order in batch for index in order)
+        resource = _resource(actor=actor, within=_batch_transaction(import_id, start, len(batch)))
+        try:
+            run_resource(resource, tablib.Dataset(*(dataset[index] for index in rows), headers=dataset.headers), dry_run=False)
+        except BatchTaken:
+            continue  # another run of this import moved on meanwhile (its numbers are left unused)
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             return False
 
 
-def _is_new(group: OrderGroup) -> bool:
-    return not group.failed and group.rows[0].outcome == Outcome.NEW
+def _rows_by_order(dataset: tablib.Dataset) -> list[list[int]]:
+    """The dataset's row indexes of each order, in the order the file first names them (as group_lines groups them)."""
+    orders: dict[tuple[str, str], list[int]] = {}
+    for index, key in enumerate(zip(dataset["customer"], dataset["po_number"], strict=True)):
+        orders.setdefault(key, []).append(index)
+    return list(orders.values())
 
 
-def _run_batch(record: OrderImport, batch: list[OrderGroup], actor: Actor, numbers: list[str]) -> None:
-    """Submit the batch's new orders together (checked already), and count every group's outcome."""
-    new = []
-    for group in batch:
-        record.rows_done += len(group.rows)
-        if group.failed:
-            _record_failure(record, group)
-        elif group.rows[0].outcome == Outcome.SKIPPED:
-            record.skipped_count += 1
-        else:
-            new.append(group)
-    results = orders_submit(
-        submissions=[Submission(customer=group.customer, data=group.data) for group in new], actor=actor,
-        source=Order.Source.IMPORT, numbers=numbers,
-    )  # fmt: skip
-    for group, result in zip(new, results, strict=True):
-        if isinstance(result, Order):
-            record.created_count += 1
-            continue
-        if isinstance(result, DuplicatePoNumber):
-            _existing_order(group, result.existing.number, result.existing.source)
-        else:
-            _fail_from_field_errors(group, result.errors)
-            group.fail_rest()
-        if group.failed:
-            _record_failure(record, group)
-        else:
-            record.skipped_count += 1
+class BatchTaken(Exception):
+    """Another run of the same import stored this batch meanwhile."""
+
+
+def _batch_transaction(import_id: int, start: int, size: int):
+    """The batch's transaction for the Resource's run (`within`): the record locked and still at this
+    batch, then, once its orders are stored, its progress and counts saved with them."""
+
+    @contextmanager
+    def within(groups: list[OrderGroup]):
+        with transaction.atomic():
+            record = OrderImport.objects.select_for_update().get(pk=import_id)
+            if record.next_group != start:
+                raise BatchTaken
+            yield
+            for group in groups:
+                record.rows_done += len(group.rows)
+                if group.failed:
+                    _record_failure(record, group)
+                elif group.created:
+                    record.created_count += 1
+                else:
+                    record.skipped_count += 1
+            record.next_group = start + size
+            record.save(update_fields=["next_group", "rows_done", "created_count", "skipped_count", "failed_count", "failed_rows"])
+
+    return within
 
 
 def _record_failure(record: OrderImport, group: OrderGroup) -> None:

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from licensing.models import JAPAN, Customer
 from licensing.pricing import PricingError, coterm, prorated_unit_price, tier_unit_price
-from licensing.selectors import PricedProduct, priced_products
+from licensing.selectors import PricedProduct, priced_products, priced_products_by_customer
 from orderdesk.audit import Actor
 from orderdesk.text import REFUSED_IN_LINE, REFUSED_IN_TEXT
 from orders.models import Order
@@ -191,15 +191,21 @@ def order_submit(
 
 def _store(
     *, customer: Customer, new_order: NewOrder, source: str, actor: Actor, quote=None, replayable=None, ring: bool = True,
-    number: str | None = None,
+    number: str | None = None, savepoint: bool = True,
 ) -> Order:  # fmt: skip
-    """Write a validated order (orders.services.order_writer), or DuplicatePoNumber naming the order that has its PO number."""
+    """Write a validated order (orders.services.order_writer), or DuplicatePoNumber naming the order that has its PO number.
+
+    Without a savepoint (orders_submit's batch) a failed write spoils the transaction: the
+    IntegrityError goes up as it is, for the batch's savepoint to take back (the lookup that
+    names the order could not run in it)."""
     try:
         return order_writer().write(
             customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, replayable=replayable, ring=ring,
-            number=number,
+            number=number, savepoint=savepoint,
         )  # fmt: skip
     except IntegrityError:
+        if not savepoint:
+            raise
         _raise_if_po_number_used(customer_id=customer.pk, po_number=new_order.po_number)
         raise
 
@@ -218,12 +224,15 @@ def orders_submit(
     """Validate and store several new orders in one transaction; for each, the order or why it was refused.
 
     Each order is validated and written exactly as order_submit does it (the
-    same checks, the same writer, the same rows and timeline event), each in
-    its own savepoint, so one refused order leaves the others. What the batch
-    saves is the per-order overhead around that: the catalog is read once per
-    customer (its term ends co-term its lines), the batch commits once, and the pipeline's doorbell rings once
-    for all of them after commit. Called inside a transaction, the orders
-    commit with the caller's; such a caller draws the numbers beforehand,
+    same checks, the same writer, the same rows and timeline event), and one
+    refused order leaves the others. What the batch saves is the per-order
+    overhead around that: the catalog is read once for the batch and the
+    customers' subscriptions once (their term ends co-term their lines), the orders are written without a savepoint each (one
+    savepoint for the batch; only when a write fails, a PO number taken, is the
+    batch taken back and written again one order per savepoint, so that just
+    that order is refused), the batch commits once, and the pipeline's doorbell
+    rings once for all of them after commit. Called inside a transaction, the
+    orders commit with the caller's; such a caller draws the numbers beforehand,
     outside its transaction (`numbers`, from order_writer.order_numbers, one
     per submission), so that the number sequence's row, which every new order
     needs, is not held while the batch is written. A number whose submission is
@@ -234,18 +243,31 @@ def orders_submit(
     if numbers is None and not transaction.get_connection().in_atomic_block:
         numbers = order_numbers(len(submissions))
     catalogs = _catalogs_by_customer(submissions)
-    results: list[Order | OrderInvalid | DuplicatePoNumber] = []
+    results: list[Order | OrderInvalid | DuplicatePoNumber | None] = [None] * len(submissions)
+    valid: list[tuple[int, Submission, NewOrder]] = []
+    for index, submission in enumerate(submissions):
+        try:
+            new_order = order_validate(submission.data, catalog=catalogs[submission.customer.pk], customer_id=submission.customer.pk)
+        except OrderInvalid as refused:
+            results[index] = refused
+        else:
+            valid.append((index, submission, new_order))
+
+    def store(index: int, submission: Submission, new_order: NewOrder, savepoint: bool) -> Order:
+        number = numbers[index] if numbers is not None else None
+        return _store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False, number=number, savepoint=savepoint)
+
     with transaction.atomic():
-        for index, submission in enumerate(submissions):
-            try:
-                new_order = order_validate(
-                    submission.data, catalog=catalogs[submission.customer.pk], customer_id=submission.customer.pk
-                )
-                # Inside this transaction each writer stores the order in a savepoint of its own.
-                number = numbers[index] if numbers is not None else None
-                results.append(_store(customer=submission.customer, new_order=new_order, source=source, actor=actor, ring=False, number=number))
-            except (OrderInvalid, DuplicatePoNumber) as refused:
-                results.append(refused)
+        try:
+            with transaction.atomic():
+                for index, submission, new_order in valid:
+                    results[index] = store(index, submission, new_order, savepoint=False)
+        except IntegrityError:
+            for index, submission, new_order in valid:
+                try:
+                    results[index] = store(index, submission, new_order, savepoint=True)
+                except DuplicatePoNumber as refused:
+                    results[index] = refused
         first = next((result for result in results if isinstance(result, Order)), None)
         if first is not None:
             transaction.on_commit(lambda: enqueue_new_order(first.pk))
@@ -253,12 +275,12 @@ def orders_submit(
 
 
 def _catalogs_by_customer(submissions: Sequence[Submission]) -> dict[int, dict[str, PricedProduct]]:
-    """Customer id → the catalog of its orders' SKUs with its own subscriptions' term ends (co-terming): one read per customer."""
+    """Customer id → the catalog of its orders' SKUs with its own subscriptions' term ends (co-terming): two reads for the batch."""
     skus_by_customer: dict[int, set[str]] = {}
     for submission in submissions:
         skus = skus_by_customer.setdefault(submission.customer.pk, set())
         skus.update(line["sku"] for line in _line_mappings(submission.data))
-    return {customer_id: priced_products(skus, customer_id=customer_id) for customer_id, skus in skus_by_customer.items()}
+    return priced_products_by_customer(skus_by_customer)
 
 
 def _line_mappings(data) -> list[Mapping]:

@@ -24,6 +24,7 @@ once, as plain column values, by `new_order_rows` for both.
 
 import functools
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -57,10 +58,16 @@ class ReplayableResponse:
 
 
 class OrmOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
-        """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`."""
+    def write(
+        self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None,
+        savepoint: bool = True,
+    ) -> Order:  # fmt: skip
+        """Store the order (see the module docstring); returns it, its validated lines (NewOrderLine) in `prefetched_lines`.
+
+        `savepoint=False` (inside a transaction only): no savepoint of its own; a failure then
+        spoils the caller's transaction, whose own savepoint must take it back (orders_submit)."""
         rows = new_order_rows(customer=customer, new_order=new_order, source=source, quote=quote, actor=actor, number=number)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             order = Order(**rows.order)
             order.save(force_insert=True)
             OrderLine.objects.bulk_create([OrderLine(**{**line, "order_id": order.pk}) for line in rows.lines])
@@ -76,8 +83,12 @@ class OrmOrderWriter:
 
 
 class PostgresOrderWriter:
-    def write(self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None) -> Order:
-        """Store the order (see the module docstring) in one statement; returns it as OrmOrderWriter does.
+    def write(
+        self, *, customer: Customer, new_order, source: str, quote, actor: Actor, replayable, ring: bool = True, number: str | None = None,
+        savepoint: bool = True,
+    ) -> Order:  # fmt: skip
+        """Store the order (see the module docstring) in one statement; returns it as OrmOrderWriter does
+        (`savepoint` as there).
 
         The rows go to PostgreSQL as they are, not as model instances: building
         and converting Order, OrderLine and OrderEvent instances cost more CPU
@@ -95,7 +106,7 @@ class PostgresOrderWriter:
             "outbox_event": order_received_event_row(order=order, body=None if response is None else response.body),
             "response": None if response is None else {"body": response.body, "headers": response.headers, "status": response.status},
         }
-        with statement_atomic():
+        with statement_atomic() if savepoint else nullcontext():
             (order.pk,) = fetch_one(
                 _write_order_sql(),
                 [
