@@ -8,7 +8,8 @@ a connection from its pool for each command.
 
 count_in_window() is the counter behind the API's rate limit
 (orderdesk.api.throttling), count_in_windows() the key-only validation's two
-(licensing.api.throttling); add_flag() the key that says a gather message is
+(licensing.api.throttling), on a connection of each thread's own
+(_CounterConnection); add_flag() the key that says a gather message is
 pending (orders.services.queueing).
 """
 
@@ -78,9 +79,10 @@ class _CounterConnection:
     Every key-only validation and every API request is counted, and redis-py's
     pooled command path (taking a connection from the pool, polling the socket
     to check it is idle, the retry wrapper, connection metrics, giving it back)
-    cost three times the round trip itself (bench/README.md, "Validation"). A
-    thread keeps its connection, so none of that is needed: the command is
-    sent and its answer read. A connection that broke (Redis restarted) is
+    cost more CPU than sending the command and reading its answer: taking and
+    giving back the connection alone were 30 % of the call (bench/README.md,
+    "Validation"). A thread keeps its connection, so none of that is needed:
+    the command is sent and its answer read. A connection that broke (Redis restarted) is
     reopened once; the script is loaded again if the server lost it. Other
     errors (a timeout: socket_timeout of the cache's OPTIONS, as for the pool's
     connections) reach the caller, whose rate limit then lets the request through.

@@ -15,8 +15,12 @@ commit's flush makes the earlier write durable too (the log is written in
 order), and if the database crashes before it, the claim or number is lost
 together with nothing that depended on it. Other connections see the row as
 soon as it commits, flushed or not, so the claim still decides between
-concurrent requests. `no_flush_wait_column()` gives such a statement, run on
-its own, the column that turns the wait off for its own commit only.
+concurrent requests. The work-hours record of a license validation
+(licensing.validation) commits the same way for another reason, given there:
+it is committed before the answer leaves, and only a crash of the database
+server itself could lose its last fraction of a second. `no_flush_wait_column()`
+gives such a statement, run on its own, the column that turns the wait off for
+its own commit only.
 """
 
 import time
