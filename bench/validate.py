@@ -7,7 +7,7 @@ Run from the project root (PostgreSQL and Redis must be up):
 
 What it does, all on this machine's loopback:
 
-1. Recreates a PostgreSQL database whose name contains "bench_validate" (it
+1. Recreates a PostgreSQL database whose name contains "bench" (it
    refuses any other name: the database is dropped), migrates it, loads
    seed_demo, and makes two customers with a work-hours policy and --keys
    license keys each: BENCH-IN, whose hours (every day, Japanese holidays,
