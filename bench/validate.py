@@ -7,7 +7,7 @@ Run from the project root (PostgreSQL and Redis must be up):
 
 What it does, all on this machine's loopback:
 
-1. Recreates a PostgreSQL database whose name contains "bench_validate" (it
+1. Recreates a PostgreSQL database whose name contains "bench" (it
    refuses any other name: the database is dropped), migrates it, loads
    seed_demo, and makes two customers with a work-hours policy and --keys
    license keys each: BENCH-IN, whose hours (every day, Japanese holidays,
@@ -77,7 +77,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--database-url",
         default="postgres://postgres@127.0.0.1:5432/orderdesk_bench_validate",
-        help="PostgreSQL database to RECREATE; its name must contain 'bench_validate'",
+        help="PostgreSQL database to RECREATE; its name must contain 'bench'",
     )
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/8", help="the rate limits' counters")
@@ -90,8 +90,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
-    if "bench_validate" not in database_name(args.database_url):
-        parser.error(f"refusing to recreate {database_name(args.database_url)!r}: its name must contain 'bench_validate'")
+    if "bench" not in database_name(args.database_url):
+        parser.error(f"refusing to recreate {database_name(args.database_url)!r}: its name must contain 'bench'")
     if urlsplit(args.database_url).hostname not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--database-url must point at this machine (127.0.0.1)")
     return args

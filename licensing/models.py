@@ -487,8 +487,11 @@ class OutsideHoursValidation(models.Model):
     # A log, written on every validation outside hours: no foreign-key check per row. Checking
     # would lock the customer's row (FOR KEY SHARE) in every insert, and devices validate in
     # bursts; customers and keys are never deleted (PROTECT elsewhere), so the ids stay valid.
+    # No index of its own for the customer: outside_hours_customer_at starts with it, and every
+    # index is one more insert per validation. The key's index serves the admin's search by key.
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+        Customer, verbose_name=_("customer"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+        db_index=False,
     )
     license_key = models.ForeignKey(
         LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
@@ -511,8 +514,11 @@ class OutsideHoursValidation(models.Model):
 class ValidationDayCount(models.Model):
     """Validations of a key answered VALID inside working hours, counted per day: the volume stays bounded."""
 
-    license_key = models.ForeignKey(  # no foreign-key check per count, as for OutsideHoursValidation
-        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    # No foreign-key check per count, as for OutsideHoursValidation; no index of its own either:
+    # one_count_per_key_and_day starts with the key.
+    license_key = models.ForeignKey(
+        LicenseKey, verbose_name=_("license key"), on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+        db_index=False,
     )
     day = models.DateField(_("day"), help_text=_("In the time zone of the customer's working hours."))
     allowed = models.PositiveIntegerField(_("allowed validations"), default=0)

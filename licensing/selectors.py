@@ -445,13 +445,9 @@ def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
      customer_zone, policy_id, mode, policy_zone, working_days, start, end, holidays_country, closed_periods) = row  # fmt: skip
     calendar = None
     if policy_id is not None:
-        calendar = WorkCalendar(
-            zone=zone_or_japan(policy_zone or customer_zone),
-            working_days=frozenset(json.loads(working_days) if isinstance(working_days, str) else working_days),
-            start=_as_time(start),
-            end=_as_time(end),
-            holiday_country=holidays_country,
-        )
+        # PostgreSQL hands the working days over as a list, SQLite as JSON text: either way a hashable key.
+        days = working_days if isinstance(working_days, str) else tuple(working_days)
+        calendar = _work_calendar(policy_zone or customer_zone, days, start, end, holidays_country)
     return KeyFacts(
         closed_periods=_periods_from_text(closed_periods),
         license_key_id=key_id,
@@ -468,6 +464,21 @@ def key_facts(*, key: str, customer_id: int | None) -> KeyFacts | None:
     )
 
 
+# A customer's calendar and closed periods are built once per process for each set of values the
+# statement reads: the statement still reads them on every validation, so a policy or closed day
+# edited in the admin applies to the very next one, and only the parsing is saved.
+@functools.lru_cache(maxsize=1024)
+def _work_calendar(zone_name: str, working_days: str | tuple[int, ...], start, end, holiday_country: str) -> WorkCalendar:
+    return WorkCalendar(
+        zone=zone_or_japan(zone_name),
+        working_days=frozenset(json.loads(working_days) if isinstance(working_days, str) else working_days),
+        start=_as_time(start),
+        end=_as_time(end),
+        holiday_country=holiday_country,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
 def _periods_from_text(text: str | None) -> tuple[Period, ...]:
     if not text:
         return ()

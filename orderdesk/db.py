@@ -15,8 +15,12 @@ commit's flush makes the earlier write durable too (the log is written in
 order), and if the database crashes before it, the claim or number is lost
 together with nothing that depended on it. Other connections see the row as
 soon as it commits, flushed or not, so the claim still decides between
-concurrent requests. `no_flush_wait_column()` gives such a statement, run on
-its own, the column that turns the wait off for its own commit only.
+concurrent requests. The work-hours record of a license validation
+(licensing.validation) commits the same way for another reason, given there:
+it is committed before the answer leaves, and only a crash of the database
+server itself could lose its last fraction of a second. `no_flush_wait_column()`
+gives such a statement, run on its own, the column that turns the wait off for
+its own commit only.
 """
 
 import time
@@ -33,11 +37,12 @@ def _default_db():
 
 def fetch_one(sql: str, params: Sequence) -> tuple | None:
     """Run one hand-written statement and return its first row (None without one). See `fetch_all`."""
-    if connection.vendor != "postgresql":
-        with _default_db().cursor() as cursor:
+    db = _default_db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
-    return _run_prepared(sql, params).fetchone()
+    return _run_prepared(db, sql, params).fetchone()
 
 
 def fetch_all(sql: str, params: Sequence) -> list[tuple]:
@@ -53,15 +58,15 @@ def fetch_all(sql: str, params: Sequence) -> list[tuple]:
     the README says). Errors are Django's (IntegrityError …), and statements
     are logged where Django logs its own (DEBUG, CaptureQueriesContext).
     """
-    if connection.vendor != "postgresql":
-        with _default_db().cursor() as cursor:
+    db = _default_db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    return _run_prepared(sql, params).fetchall()
+    return _run_prepared(db, sql, params).fetchall()
 
 
-def _run_prepared(sql: str, params: Sequence):
-    db = _default_db()
+def _run_prepared(db, sql: str, params: Sequence):
     if db.connection is None:
         db.ensure_connection()
     cursor = db.__dict__.get("_orderdesk_prepared_cursor")
@@ -88,7 +93,8 @@ def no_flush_wait_column() -> str:
     transaction, or on another database, it is "": the enclosing commit
     decides, and keeps waiting for its own flush.
     """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    db = _default_db()
+    if db.vendor == "postgresql" and not db.in_atomic_block:
         return ", set_config('synchronous_commit', 'off', true)"
     return ""
 

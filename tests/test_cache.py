@@ -88,3 +88,51 @@ def test_several_counters_on_redis_are_counted_in_one_call_each_in_its_window():
 
 def test_several_counters_in_other_caches_are_counted_the_same_way():
     _counts_several_windows_each_on_its_own(LocMemCache(f"test-{uuid.uuid4().hex}", {}))
+
+
+def _redis_cache() -> tuple[OrderdeskRedisCache, str]:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if not url.startswith("redis://"):
+        skip_or_fail("needs Redis: set CELERY_BROKER_URL=redis://…")
+    return OrderdeskRedisCache(url, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"}), url
+
+
+def test_the_counter_survives_a_broken_connection_and_a_server_without_its_script():
+    import redis
+
+    cache, url = _redis_cache()
+    key = f"test-broken-{uuid.uuid4().hex}"
+    assert count_in_windows([(key, 60)], now=time.time(), cache=cache)[0][0] == 1
+    counter = cache._counter_connection()
+    # Its connection closed by the server (as a Redis restart does): reopened, the count goes on.
+    own_id = counter._call(("CLIENT", "ID"))
+    redis.Redis.from_url(url).client_kill_filter(_id=own_id)
+    assert count_in_windows([(key, 60)], now=time.time(), cache=cache)[0][0] == 2
+    assert cache._counter_connection() is counter  # the same thread keeps its connection
+    # A script the server has never seen (as after a restart): loaded, then run.
+    source = f"return '{uuid.uuid4().hex}'"
+    assert counter.evalsha(source, [], []) == source.split("'")[1].encode()
+    cache.delete(key)
+
+
+def test_each_thread_counts_on_its_own_connection_and_no_count_is_lost():
+    import threading
+
+    cache, _url = _redis_cache()
+    key = f"test-threads-{uuid.uuid4().hex}"
+    connections = []
+
+    def count():
+        connections.append(cache._counter_connection())
+        for _ in range(50):
+            count_in_windows([(key, 60)], now=time.time(), cache=cache)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({id(connection) for connection in connections}) == 4
+    assert count_in_windows([(key, 60)], now=time.time(), cache=cache)[0][0] == 201
+    cache.delete(key)

@@ -224,3 +224,22 @@ def test_validating_an_addon_key_under_a_policy_takes_one_query(customer, catalo
         assert validate(customer, addon_key, tokyo(MONDAY, 10)).code == "VALID"
     with django_assert_num_queries(1):
         assert validate(customer, addon_key, tokyo(date(2026, 12, 29), 10)).code == "OUTSIDE_WORKING_HOURS"
+
+
+def test_a_policy_or_closed_day_edited_applies_to_the_very_next_validation(customer, key):
+    """Calendars are built once per process, but from what each validation reads: an edit is never stale."""
+    policy = WorkHoursPolicyFactory(customer=customer, working_days=[1, 2, 3, 4, 5], start_time=time(9), end_time=time(18))
+    assert validate(customer, key, tokyo(MONDAY, 19)).code == "OUTSIDE_WORKING_HOURS"
+
+    policy.end_time = time(20)
+    policy.save()
+    assert validate(customer, key, tokyo(MONDAY, 19)).code == "VALID"
+
+    ClosedPeriod.objects.create(customer=customer, name="臨時休業", first_day=MONDAY, last_day=MONDAY, every_year=False)
+    assert validate(customer, key, tokyo(MONDAY, 19)).code == "OUTSIDE_WORKING_HOURS"
+
+    policy.working_days = [6, 7]
+    policy.save()
+    ClosedPeriod.objects.filter(customer=customer).delete()
+    assert validate(customer, key, tokyo(MONDAY, 19)).code == "OUTSIDE_WORKING_HOURS"
+    assert validate(customer, key, tokyo(SATURDAY, 19)).code == "VALID"
