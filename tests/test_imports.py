@@ -453,3 +453,13 @@ def test_a_batch_writes_its_orders_without_a_savepoint_each_and_still_refuses_ju
     assert [type(result) for result in results] == [Order, Order, DuplicatePoNumber, Order]
     assert results[2].existing == results[0]
     assert sorted(Order.objects.filter(po_number__in=["PO-A", "PO-B", "PO-C"]).values_list("po_number", flat=True)) == ["PO-A", "PO-B", "PO-C"]
+
+
+def test_the_preview_page_lists_rows_with_errors_first_even_past_the_rows_it_shows(catalog, customer, settings):
+    settings.IMPORT_PREVIEW_ROWS_SHOWN = 3
+    good = [["OWNER", f"PO-{index}", "SRA-1Y", 10, "", ""] for index in range(5)]  # rows 2–6
+    content = csv_bytes([*good, ["OWNER", "PO-BAD", "SRA-1Y", "ten", "", ""]])  # row 7: the error
+
+    shown = import_preview(content=content, file_name="orders.csv").summary()["shown"]
+
+    assert [(row["row"], row["outcome"]) for row in shown] == [(7, "error"), (2, "new"), (3, "new")]

@@ -176,7 +176,13 @@ class ImportPreview:
         return sum(1 for group in self.groups if group.failed)
 
     def summary(self) -> dict:
-        """What the record keeps of the preview (the rows shown in the page: IMPORT_PREVIEW_ROWS_SHOWN)."""
+        """What the record keeps of the preview (the rows shown in the page: IMPORT_PREVIEW_ROWS_SHOWN).
+
+        The rows with errors come first, so that a person sees what to fix even
+        when it lies past the rows the page lists; then the others, in file order.
+        """
+        errors = [row for row in self.rows if row.outcome == Outcome.ERROR]
+        others = [row for row in self.rows if row.outcome != Outcome.ERROR]
         return {
             "rows": len(self.rows),
             "orders": len(self.groups),
@@ -186,7 +192,7 @@ class ImportPreview:
             "new_orders": self.new_orders,
             "skipped_orders": self.skipped_orders,
             "failed_orders": self.failed_orders,
-            "shown": [row.as_dict() for row in self.rows[: settings.IMPORT_PREVIEW_ROWS_SHOWN]],
+            "shown": [row.as_dict() for row in (errors + others)[: settings.IMPORT_PREVIEW_ROWS_SHOWN]],
         }
 
 
