@@ -213,11 +213,11 @@ def _ceiling(document, renders: int) -> float:
     return renders / (time.perf_counter() - started)
 
 
-def _start_worker(log_dir: Path, index: int, pool: str) -> subprocess.Popen:
+def _start_worker(log_dir: Path, index: int | str, pool: str, *, queues: str = "pipeline,documents") -> subprocess.Popen:
     log_path = log_dir / f"worker-{index}.log"
     command = [
         str(Path(sys.executable).with_name("celery")), "-A", "orderdesk", "worker", "--pool", pool,
-        "--concurrency", "1", "--queues", "pipeline,documents", "--hostname", f"bench-{index}-{uuid.uuid4().hex[:6]}@%h",
+        "--concurrency", "1", "--queues", queues, "--hostname", f"bench-{index}-{uuid.uuid4().hex[:6]}@%h",
         "--loglevel", "WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat",
     ]  # fmt: skip
     log = open(log_path, "wb")
@@ -233,7 +233,7 @@ def _start_worker(log_dir: Path, index: int, pool: str) -> subprocess.Popen:
     return worker
 
 
-def _answers_ping(worker: subprocess.Popen, index: int) -> bool:
+def _answers_ping(worker: subprocess.Popen, index: int | str) -> bool:
     from orderdesk.celery import app
 
     replies = app.control.ping(timeout=0.5) or []
@@ -268,12 +268,12 @@ def _queued_messages() -> int:
         return sum(queue(broker.default_channel).queue_declare().message_count for queue in queues)
 
 
-def _purge_pipeline_queues() -> None:
+def _purge_pipeline_queues(queues: tuple[str, ...] = ("pipeline", "documents")) -> None:
     """Empty the queues, and clear the gather-pending key: a gather message an earlier run left pending is gone with them."""
     from orderdesk.celery import app
 
     with app.connection_for_write() as broker:
-        for name in ("pipeline", "documents"):
+        for name in queues:
             broker.default_channel.queue_purge(name)
     clear_gather_pending()
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from licensing.calendars import aware
 from licensing.models import JAPAN, Customer, OutsideHoursValidation, ValidationDayCount
 from licensing.selectors import DecisionCode, KeyCheck, KeyFacts, LicenseDecision, license_key_check
-from orderdesk.db import fetch_one, no_flush_wait_column
+from orderdesk.db import delete_in_batches, fetch_one, no_flush_wait_column
 
 
 @dataclass(frozen=True)
@@ -118,18 +118,7 @@ def _count_allowed(*, license_key_id: int, day: date) -> None:
 def work_hours_record_prune(*, now: datetime | None = None, batch: int = 5000) -> int:
     """Delete record rows and day counters older than the retention; returns how many. Safe to repeat."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.WORK_HOURS_RECORD_RETENTION_DAYS)
-    deleted = _delete_in_batches(OutsideHoursValidation.objects.filter(at__lt=cutoff), batch)
+    deleted = delete_in_batches(OutsideHoursValidation.objects.filter(at__lt=cutoff), batch)
     # A day counter goes with the days before the cutoff's (as a date in Japan; a counter's day is its policy's).
-    deleted += _delete_in_batches(ValidationDayCount.objects.filter(day__lt=cutoff.astimezone(JAPAN).date()), batch)
+    deleted += delete_in_batches(ValidationDayCount.objects.filter(day__lt=cutoff.astimezone(JAPAN).date()), batch)
     return deleted
-
-
-def _delete_in_batches(queryset, batch: int) -> int:
-    """Short transactions: years of rows must not hold one long lock."""
-    total = 0
-    while True:
-        with transaction.atomic():
-            ids = list(queryset.order_by().values_list("pk", flat=True)[:batch])
-            if not ids:
-                return total
-            total += queryset.model.objects.filter(pk__in=ids).delete()[0]

@@ -108,3 +108,17 @@ def statement_atomic():
     the failed statement from aborting the rest of it.
     """
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def delete_in_batches(queryset, batch: int) -> int:
+    """Delete what `queryset` selects in short transactions of `batch` rows (and their cascade); the rows deleted.
+
+    For retention: years of rows must not hold one long lock.
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(queryset.order_by().values_list("pk", flat=True)[:batch])
+            if not ids:
+                return total
+            total += queryset.model.objects.filter(pk__in=ids).delete()[0]

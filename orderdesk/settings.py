@@ -521,17 +521,25 @@ WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 150, minimum=1)
 
 WEBHOOK_SIGNING_OVERLAP_HOURS = env_int("WEBHOOK_SIGNING_OVERLAP_HOURS", 24, minimum=0)
 WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 500, minimum=1)
-# Deliveries per message, attempted one after the other (each at most WEBHOOK_TIMEOUT_SECONDS).
-WEBHOOK_DELIVERY_BATCH = env_int("WEBHOOK_DELIVERY_BATCH", 10, minimum=1)
-# A batch whose endpoint stops answering skips the rest of that endpoint's deliveries; it may still take
-# one timeout (connect, then each read) per endpoint that answers slowly: the lease must outlast that.
-if WEBHOOK_LEASE_SECONDS <= WEBHOOK_DELIVERY_BATCH * 2 * WEBHOOK_TIMEOUT_SECONDS:
-    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_DELIVERY_BATCH × 2 × WEBHOOK_TIMEOUT_SECONDS")
+# Deliveries per message, attempted one after the other over one kept-alive connection per endpoint.
+WEBHOOK_DELIVERY_BATCH = env_int("WEBHOOK_DELIVERY_BATCH", 50, minimum=1)
+# A batch starts no POST after running this long: the deliveries left are released and published again at once.
+WEBHOOK_DELIVERY_BATCH_SECONDS = env_float("WEBHOOK_DELIVERY_BATCH_SECONDS", 60.0, minimum=0.1)
+# The lease must outlast the batch's time plus its last POST: connect and read, twice when a kept-alive
+# connection turned out closed (orderdesk.notifications.safe_http.SafePoster).
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_DELIVERY_BATCH_SECONDS + 4 * WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_DELIVERY_BATCH_SECONDS + 4 × WEBHOOK_TIMEOUT_SECONDS")
 WEBHOOK_DISPATCH_DEDUP_SECONDS = env_int("WEBHOOK_DISPATCH_DEDUP_SECONDS", 10, minimum=0)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 30.0, minimum=0.1)
 WEBHOOK_SWEEP_GRACE_SECONDS = env_float("WEBHOOK_SWEEP_GRACE_SECONDS", 10.0, minimum=0)
 WEBHOOK_SWEEP_BATCH = env_int("WEBHOOK_SWEEP_BATCH", 1000, minimum=1)
 WEBHOOK_ENDPOINTS_PER_CUSTOMER = env_int("WEBHOOK_ENDPOINTS_PER_CUSTOMER", 10, minimum=1)
+# Events (with their deliveries and attempts) and sent or failed e-mails are deleted this many days after
+# they were created (orderdesk.notifications.retention, daily). Longer than the retries: a delivery
+# still being retried is never pruned.
+NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 90, minimum=1)
+if NOTIFICATIONS_RETENTION_DAYS * 24 * 60 * 60 <= WEBHOOK_RETRY_FOR_SECONDS:
+    raise ImproperlyConfigured("NOTIFICATIONS_RETENTION_DAYS must be longer than WEBHOOK_RETRY_FOR_SECONDS")
 
 # --- The shared backlog (staff pages under /backlog/) -----------------------------
 
@@ -688,6 +696,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=DIGEST_SEND_HOUR, minute=DIGEST_SEND_MINUTE),
     },
     "prune-work-hours-record": {"task": "licensing.tasks.prune_work_hours_record", "schedule": crontab(hour=3, minute=30)},
+    # Finished events, deliveries and e-mails older than NOTIFICATIONS_RETENTION_DAYS (orderdesk.notifications.retention).
+    "prune-notifications": {"task": "orderdesk.notifications.tasks.prune_notifications", "schedule": crontab(hour=3, minute=45)},
     # The renewal notices due today (90, 30 and 7 days before a term ends), at 09:00 Japan time.
     "renewal-notices": {"task": "licensing.tasks.send_renewal_notices", "schedule": crontab(hour=9, minute=0)},
 }

@@ -165,3 +165,21 @@ def test_an_endpoint_url_refused_in_the_admin_names_the_reason(admin_client, cus
     page = response.content.decode()
     assert response.status_code == 200 and ("公開アドレスではありません" in page or "not a public address" in page)
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("model", ["webhookdelivery", "event", "outboundemail"])
+def test_the_records_the_workers_write_cannot_be_added_or_edited_in_the_admin(admin_client, customer, model):
+    from django.urls import reverse
+
+    from orderdesk.notifications.models import Event, OutboundEmail, WebhookDelivery
+
+    assert admin_client.get(reverse(f"admin:notifications_{model}_add")).status_code == 403
+    event = Event.objects.create(customer=customer, type="order.received", payload={})
+    endpoint = WebhookEndpoint.objects.create(customer=customer, url="https://hooks.example/in", events=["order.received"])
+    record = {
+        "webhookdelivery": lambda: WebhookDelivery.objects.create(event=event, endpoint=endpoint),
+        "event": lambda: event,
+        "outboundemail": lambda: OutboundEmail.objects.create(customer=customer, topic="t", kind="k", to=["a@example.jp"], subject="s", body="b"),
+    }[model]()
+    page = admin_client.get(reverse(f"admin:notifications_{model}_change", args=[record.pk]))
+    assert page.status_code == 200 and page.context["adminform"].form.fields == {}  # every field read-only

@@ -15,6 +15,7 @@ class Received:
     path: str
     headers: dict
     body: bytes
+    client: tuple = ()  # (address, port) the request came from: one connection, one port
 
     @property
     def event(self) -> dict:
@@ -32,6 +33,8 @@ class Receiver:
     answer: object = None
     delay: float = 0.0
     redirect_to: str = ""  # answer 307 with this Location
+    keep_alive: bool = False  # HTTP/1.1: the connection stays open between requests, as most web servers keep it
+    close_quietly: bool = False  # with keep_alive: close after each answer without saying so (an idle timeout)
     received: list = field(default_factory=list)
     started_requests: list = field(default_factory=list)
 
@@ -39,10 +42,13 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+            disable_nagle_algorithm = receiver.keep_alive
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
-                item = Received(at=time.monotonic(), path=self.path, headers=dict(self.headers), body=body)
+                item = Received(at=time.monotonic(), path=self.path, headers=dict(self.headers), body=body, client=self.client_address)
                 receiver.started_requests.append(item)
                 if receiver.delay:
                     time.sleep(receiver.delay)
@@ -57,6 +63,8 @@ class Receiver:
                     self.send_header("Content-Length", str(len(text)))
                     self.end_headers()
                     self.wfile.write(text)
+                    if receiver.close_quietly:
+                        self.close_connection = True
                 except OSError:
                     pass  # the caller went away (a killed worker)
 

@@ -60,8 +60,23 @@ class DeliveryAttemptInline(admin.TabularInline):
         return False
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record the workers write (a delivery, an event, an e-mail): staff read it and act on it, never add or edit it.
+
+    Not for WebhookEndpointAdmin: staff add and edit endpoints, and with every
+    field read-only and adding refused, its add page would answer 403 instead
+    of the form that names why a URL is refused.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdmin):
     """The delivery log: one row per event and endpoint, its attempts inline."""
 
     list_display = ["event", "endpoint", "status", "attempts", "next_attempt_at", "delivered_at", "created_at"]
@@ -70,12 +85,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["event", "endpoint"]
     inlines = [DeliveryAttemptInline]
     actions = ["send_again"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description=_("Send again"))
     def send_again(self, request, queryset):
@@ -87,31 +96,19 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(RecordAdmin):
     list_display = ["public_id", "type", "customer", "created_at", "dispatched_at"]
     list_filter = ["type"]
     search_fields = ["public_id", "customer__code"]
     list_select_related = ["customer"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(RecordAdmin):
     list_display = ["subject", "kind", "status", "attempts", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
     search_fields = ["subject", "topic"]
     actions = ["send_again"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description=_("Send again"))
     def send_again(self, request, queryset):

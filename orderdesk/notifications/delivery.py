@@ -7,7 +7,11 @@
 
 An attempt claims its delivery by compare-and-set (pending, due, lease
 expired → leased for WEBHOOK_LEASE_SECONDS), does the HTTP request holding
-no database lock, then records the attempt and the outcome. A worker killed
+no database lock, then records the attempt and the outcome. A message's batch
+(WEBHOOK_DELIVERY_BATCH, grouped by endpoint) is claimed and recorded with a
+few statements for the whole batch, its POSTs share one kept-alive connection
+per endpoint, and it starts none after WEBHOOK_DELIVERY_BATCH_SECONDS (the
+rest is published again), so the lease outlasts it. A worker killed
 in the middle leaves the lease to expire; the message comes back (acks late)
 or the sweeper publishes it, and the next attempt delivers the event again
 with the same event id: receivers de-duplicate on it.
@@ -23,6 +27,7 @@ is e-mailed.
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -34,7 +39,7 @@ from django.utils import timezone
 
 from orderdesk.notifications.models import DeliveryAttempt, Event, WebhookDelivery, WebhookEndpoint
 from orderdesk.notifications.outbox import publish, publish_deliveries, publish_dispatch, undispatched_waiting
-from orderdesk.notifications.safe_http import PostResult, safe_post
+from orderdesk.notifications.safe_http import PostResult, SafePoster
 from orderdesk.notifications.signing import SIGNATURE_HEADER, signature_header
 
 logger = logging.getLogger(__name__)
@@ -90,21 +95,28 @@ def deliveries_attempt(*, delivery_ids: Sequence[int]) -> list[PostResult]:
     inactive = [d.pk for d in deliveries if not d.endpoint.is_active]
     if inactive:
         WebhookDelivery.objects.filter(pk__in=inactive, lease_token=token).update(status=Status.FAILED, leased_until=None, next_attempt_at=None)
-    attempted, unreachable, skipped = [], set(), []
-    for delivery in deliveries:
-        if not delivery.endpoint.is_active:
-            continue
-        if delivery.endpoint_id in unreachable:
-            skipped.append(delivery.pk)  # its endpoint did not answer just now: not attempted, due again
-            continue
-        result = _post(delivery, now=now)
-        attempted.append((delivery, result))
-        if result.status_code is None:
-            unreachable.add(delivery.endpoint_id)
-    if skipped:
-        WebhookDelivery.objects.filter(pk__in=skipped, lease_token=token).update(
+    attempted, unreachable, skipped, left = [], set(), [], []
+    stop_at = time.monotonic() + settings.WEBHOOK_DELIVERY_BATCH_SECONDS
+    with SafePoster() as poster:  # one kept-alive connection per endpoint's origin for the batch
+        for delivery in deliveries:
+            if not delivery.endpoint.is_active:
+                continue
+            if delivery.endpoint_id in unreachable:
+                skipped.append(delivery.pk)  # its endpoint did not answer just now: not attempted, due again
+                continue
+            if time.monotonic() >= stop_at:
+                left.append(delivery.pk)  # the batch ran long (slow receivers): the rest goes in a new message
+                continue
+            result = _post(poster, delivery, now=now)
+            attempted.append((delivery, result))
+            if result.status_code is None:
+                unreachable.add(delivery.endpoint_id)
+    if skipped or left:
+        WebhookDelivery.objects.filter(pk__in=skipped + left, lease_token=token).update(
             leased_until=None, lease_token="", attempts=F("attempts") - 1
         )
+    if left:
+        publish_deliveries(left)
     _record(attempted, token=token)
     return [result for _delivery, result in attempted]
 
@@ -115,7 +127,7 @@ def delivery_attempt(*, delivery_id: int) -> PostResult | None:
     return results[0] if results else None
 
 
-def _post(delivery: WebhookDelivery, *, now) -> PostResult:
+def _post(poster: SafePoster, delivery: WebhookDelivery, *, now) -> PostResult:
     body = event_body(delivery.event)
     headers = {
         "Content-Type": "application/json",
@@ -124,7 +136,7 @@ def _post(delivery: WebhookDelivery, *, now) -> PostResult:
         "Orderdesk-Event-Type": delivery.event.type,
         SIGNATURE_HEADER: signature_header(body=body, secrets=delivery.endpoint.signing_secrets(now=now)),
     }
-    return safe_post(delivery.endpoint.url, body=body, headers=headers)
+    return poster.post(delivery.endpoint.url, body=body, headers=headers)
 
 
 def _record(attempted: list[tuple[WebhookDelivery, PostResult]], *, token: str) -> None:
@@ -240,8 +252,9 @@ def notifications_sweep() -> dict:
         WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now - grace)
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[: settings.WEBHOOK_SWEEP_BATCH]
+        .values_list("endpoint_id", "pk")[: settings.WEBHOOK_SWEEP_BATCH]
     )
+    due = [pk for _endpoint_id, pk in sorted(due)]  # grouped by endpoint, as events_dispatch publishes them
     publish_deliveries(due)
     counts["deliveries"] = len(due)
     for email_id in emails_waiting(older_than=grace, limit=settings.WEBHOOK_SWEEP_BATCH):

@@ -6,6 +6,7 @@
   unless WEBHOOK_ALLOW_PRIVATE_TARGETS. The connection goes to that resolved
   address (the Host header and TLS name stay the URL's), so a name cannot
   resolve to a public address when checked and to a private one when used.
+  A batch's later POSTs to the same origin reuse that connection (SafePoster).
 - Redirects are not followed (a 3xx is a failed attempt), the timeout
   bounds connecting and each read, and at most WEBHOOK_RESPONSE_MAX_BYTES
   of the body are read.
@@ -85,6 +86,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
     def connect(self):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client's own connect does
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -94,30 +96,99 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def safe_post(url: str, *, body: bytes, headers: dict[str, str]) -> PostResult:
-    """POST `body` to `url` as described above. Never raises: a refusal or a network error is a failed result."""
-    started = time.perf_counter()
+    """One POST on a connection of its own (see SafePoster). Never raises: a refusal or a network error is a failed result."""
+    with SafePoster() as poster:
+        return poster.post(url, body=body, headers=headers)
 
-    def elapsed() -> int:
-        return int((time.perf_counter() - started) * 1000)
 
-    try:
+class SafePoster:
+    """POSTs of one delivery batch, keeping one connection per origin (scheme, host, port) alive between them.
+
+    A connection is opened to the address resolved and checked when it is
+    opened, and only that address: a later POST to the same origin reuses it
+    without resolving again, so what is checked is still what is connected to.
+    Opening a connection costs a resolution, a TCP (and TLS) handshake and a
+    thread at the receiver; a batch of one endpoint's deliveries pays that once.
+
+    A connection is dropped, not reused, after any error and after a response
+    whose body was longer than WEBHOOK_RESPONSE_MAX_BYTES (the rest is never
+    read). A kept-alive connection the receiver closed in the meantime fails
+    the next request before an answer: that request is sent once more on a
+    fresh connection (a receiver may then get the event twice; it
+    de-duplicates on the event id, as at-least-once asks of it).
+
+        with SafePoster() as poster:
+            result = poster.post(url, body=body, headers=headers)
+    """
+
+    def __init__(self):
+        self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+
+    def __enter__(self) -> "SafePoster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+    def post(self, url: str, *, body: bytes, headers: dict[str, str]) -> PostResult:
+        """POST `body` to `url` as described in the module's docstring. Never raises."""
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            scheme, port, host, _addresses = url_check(url, resolve=False)
+            origin = (scheme, host, port)
+            reused = origin in self._connections
+            connection = self._connections.get(origin) or self._open(url, origin)
+        except TargetRefused as refused:
+            return PostResult(status_code=None, duration_ms=elapsed(), excerpt="", error=f"refused: {refused}"[:300])
+        try:
+            try:
+                response = _exchange(connection, path, body=body, headers=headers)
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if not reused:
+                    raise
+                self._drop(origin)  # closed by the receiver while idle: once more, on a new connection
+                connection = self._open(url, origin)
+                response = _exchange(connection, path, body=body, headers=headers)
+            excerpt = response.read(settings.WEBHOOK_RESPONSE_MAX_BYTES)
+            if not response.isclosed():
+                self._drop(origin)  # the rest of a long body is never read, so the connection cannot carry another request
+            return PostResult(status_code=response.status, duration_ms=elapsed(), excerpt=excerpt.decode("utf-8", "replace"))
+        except TargetRefused as refused:  # the host resolved elsewhere when the connection was opened again
+            return PostResult(status_code=None, duration_ms=elapsed(), excerpt="", error=f"refused: {refused}"[:300])
+        except (OSError, http.client.HTTPException) as error:
+            self._drop(origin)
+            return PostResult(status_code=None, duration_ms=elapsed(), excerpt="", error=f"{type(error).__name__}: {error}"[:300])
+
+    def _open(self, url: str, origin: tuple[str, str, int]) -> http.client.HTTPConnection:
+        """A connection (not yet connected) pinned to the first address the URL's host resolves to, all of them checked."""
         scheme, port, host, addresses = url_check(url)
-    except TargetRefused as refused:
-        return PostResult(status_code=None, duration_ms=elapsed(), excerpt="", error=f"refused: {refused}"[:300])
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, address=addresses[0], timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
-    try:
-        connection.request("POST", path, body=body, headers={**headers, "Content-Length": str(len(body))})
-        response = connection.getresponse()
-        excerpt = response.read(settings.WEBHOOK_RESPONSE_MAX_BYTES)
-        return PostResult(status_code=response.status, duration_ms=elapsed(), excerpt=excerpt.decode("utf-8", "replace"))
-    except (OSError, http.client.HTTPException) as error:
-        return PostResult(status_code=None, duration_ms=elapsed(), excerpt="", error=f"{type(error).__name__}: {error}"[:300])
-    finally:
-        connection.close()
+        connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+        connection = connection_class(host, port, address=addresses[0], timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+        self._connections[origin] = connection
+        return connection
+
+    def _drop(self, origin: tuple[str, str, int]) -> None:
+        connection = self._connections.pop(origin, None)
+        if connection is not None:
+            connection.close()
+
+
+def _exchange(connection: http.client.HTTPConnection, path: str, *, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
+    connection.request("POST", path, body=body, headers={**headers, "Content-Length": str(len(body))})
+    return connection.getresponse()

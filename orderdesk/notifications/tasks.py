@@ -5,6 +5,7 @@ from celery import shared_task
 from orderdesk.notifications.delivery import deliveries_attempt, notifications_sweep
 from orderdesk.notifications.emails import email_send
 from orderdesk.notifications.outbox import events_dispatch
+from orderdesk.notifications.retention import notifications_prune
 
 
 @shared_task
@@ -25,3 +26,8 @@ def send_email(email_id: int) -> None:
 @shared_task
 def sweep_notifications() -> dict:
     return notifications_sweep()
+
+
+@shared_task
+def prune_notifications() -> dict:
+    return notifications_prune()
