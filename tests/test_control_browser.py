@@ -27,8 +27,10 @@ from tests.workers import Worker, wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def worker_with_beat(django_db_setup, django_db_blocker, tmp_path_factory):
+@pytest.fixture
+def worker_with_beat(transactional_db, tmp_path_factory):
+    # Set up after the test database and torn down before it is emptied: a worker (and its beat's
+    # rollups) still running while the test's tables are truncated deadlocked with the TRUNCATE in CI.
     # A surge of several orders a second, its pipeline and the rollups at once: on the embedded stack
     # (SQLite, the filesystem broker) the orders did not get past `validated` in 90 s (see the report).
     if connection.vendor != "postgresql":
